@@ -1,0 +1,341 @@
+"""Read script/show.yaml and its chapter files into a validated Show."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import yaml
+
+from toolkit.errors import DramaError
+from toolkit.script import nodes
+from toolkit.script.model import (
+    EXTENSIONS,
+    Ambience,
+    Chapter,
+    Line,
+    Music,
+    Pause,
+    Scene,
+    Sfx,
+    Show,
+    Speech,
+    Where,
+)
+
+SHOW_FILE = "show.yaml"
+SHOW_KEYS = [
+    "title", "author", "description", "language", "base_url", "cover", "category",
+    "subcategory", "explicit", "type", "copyright", "owner", "narrator", "cast",
+    "schedule", "season", "chapters",
+]  # fmt: skip
+SHOW_REQUIRED = [
+    "title", "author", "description", "language", "base_url", "category", "explicit",
+    "type", "narrator", "cast", "chapters",
+]  # fmt: skip
+CHAPTER_KEYS = ["id", "title", "description", "release", "scenes"]
+SCENE_KEYS = ["id", "title", "setting", "ambience", "room", "lines"]
+ROOMS = ["none", "small", "medium", "large", "outdoor"]
+CUE_KEYS = ["narration", "pause", "sfx", "ambience", "music"]
+# Which keys may sit beside each main key of a line.
+MODIFIERS = {
+    "narration": ["direction", "overlap"],
+    "speech": ["direction", "ext", "overlap"],
+    "pause": [],
+    "sfx": ["volume", "pan"],
+    "ambience": [],
+    "music": ["volume"],
+}
+MAX_PAUSE = 30.0
+
+
+def relative(path: Path, root: Path) -> str:
+    """How a file is named in messages: relative to the project, never the machine."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def read_yaml(path: Path, name: str) -> yaml.Node:
+    """Parse one YAML file to a node tree, turning every failure into a located DramaError."""
+    if path.is_dir():
+        raise DramaError("expected a YAML file, found a directory", name, 1, 1)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DramaError("file not found", name, 1, 1) from None
+    except OSError as exc:
+        raise DramaError(f"cannot read file ({exc.strerror})", name, 1, 1) from None
+    try:
+        source = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start]
+        raise DramaError(
+            f"byte 0x{byte:02x} is not UTF-8, expected UTF-8 text", name, line, column
+        ) from None
+    try:
+        node = yaml.compose(source, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or "invalid YAML"
+        if "\t" in problem or "'\\t'" in problem:
+            problem = "a tab character; YAML indents with spaces"
+        context = f" {exc.context}" if exc.context else ""
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise DramaError(f"invalid YAML{context}: {problem}", name, line, column) from None
+    except yaml.YAMLError as exc:
+        raise DramaError(f"invalid YAML: {exc}", name, 1, 1) from None
+    if node is None:
+        raise DramaError("the file is empty, expected a mapping of keys", name, 1, 1)
+    return node
+
+
+def load_show(project: Path) -> Show:
+    """Load and validate the whole screenplay of the project at `project`."""
+    script_dir = project / "script"
+    name = relative(script_dir / SHOW_FILE, project)
+    fields = nodes.Fields(name, read_yaml(script_dir / SHOW_FILE, name), "show")
+    fields.check(SHOW_KEYS, SHOW_REQUIRED)
+
+    def text(key: str, default: str = "") -> str:
+        return nodes.text(name, fields[key], f"show {key}") if key in fields else default
+
+    base_url = text("base_url")
+    if not base_url.startswith(("http://", "https://")) or len(base_url) < 10 or " " in base_url:
+        raise nodes.fail(
+            name, fields["base_url"], f"show base_url: expected an http(s) URL, found '{base_url}'"
+        )
+    cast = _cast(name, fields["cast"])
+    narrator = text("narrator")
+    if narrator not in cast:
+        raise nodes.fail(
+            name,
+            fields["narrator"],
+            f"show narrator: unknown character '{narrator}', expected one of {', '.join(cast)}",
+        )
+    owner_name, owner_email = _owner(name, fields["owner"]) if "owner" in fields else ("", "")
+    start, every = (
+        _schedule(name, fields["schedule"]) if "schedule" in fields else (date(2026, 1, 1), 7)
+    )
+    cover = text("cover") or None
+    files = nodes.sequence(name, fields["chapters"], "show chapters")
+    if not files:
+        raise nodes.fail(
+            name, fields["chapters"], "show chapters: expected at least one chapter file"
+        )
+    chapters = []
+    for number, item in enumerate(files, start=1):
+        path = _chapter_path(name, item, script_dir)
+        release = start + timedelta(days=every * (number - 1))
+        chapters.append(
+            _chapter(path, relative(path, project), number, release, set(cast), narrator)
+        )
+    _unique([(c.id, c.id_where) for c in chapters], "chapter id")
+    return Show(
+        title=text("title"),
+        author=text("author"),
+        description=text("description"),
+        language=text("language"),
+        base_url=base_url.rstrip("/") + "/",
+        category=text("category"),
+        subcategory=text("subcategory") or None,
+        explicit=nodes.boolean(name, fields["explicit"], "show explicit"),
+        type=nodes.choice(name, fields["type"], "show type", ["serial", "episodic"]),
+        narrator=narrator,
+        cast=cast,
+        chapters=tuple(chapters),
+        file=name,
+        cover=cover,
+        copyright=text("copyright"),
+        owner_name=owner_name,
+        owner_email=owner_email,
+        season=nodes.integer(name, fields["season"], "show season", 1, 999)
+        if "season" in fields
+        else 1,
+    )
+
+
+def _cast(name: str, node: yaml.Node) -> dict[str, str]:
+    fields = nodes.Fields(name, node, "show cast")
+    cast = {}
+    for key, value in fields.values.items():
+        if not key.isupper() or not key.replace("_", "").isalpha():
+            raise nodes.fail(
+                name,
+                fields.key_nodes[key],
+                f"show cast: expected a character name in CAPITALS, found '{key}'",
+            )
+        cast[key] = nodes.text(name, value, f"cast {key}")
+    if not cast:
+        raise nodes.fail(name, node, "show cast: expected at least one character")
+    return cast
+
+
+def _owner(name: str, node: yaml.Node) -> tuple[str, str]:
+    fields = nodes.Fields(name, node, "show owner")
+    fields.check(["name", "email"], ["name", "email"])
+    email = nodes.text(name, fields["email"], "owner email")
+    if "@" not in email:
+        raise nodes.fail(
+            name, fields["email"], f"owner email: expected an email address, found '{email}'"
+        )
+    return nodes.text(name, fields["name"], "owner name"), email
+
+
+def _schedule(name: str, node: yaml.Node) -> tuple[date, int]:
+    fields = nodes.Fields(name, node, "show schedule")
+    fields.check(["start", "every_days"], ["start"])
+    every = (
+        nodes.integer(name, fields["every_days"], "schedule every_days", 0, 366)
+        if "every_days" in fields
+        else 7
+    )
+    return nodes.day(name, fields["start"], "schedule start"), every
+
+
+def _chapter_path(name: str, node: yaml.Node, script_dir: Path) -> Path:
+    file = nodes.text(name, node, "show chapters")
+    path = script_dir / file
+    inside = script_dir.resolve()
+    if Path(file).is_absolute() or inside not in path.resolve().parents:
+        raise nodes.fail(
+            name,
+            node,
+            f"show chapters: '{file}' is outside script/, expected a file name in script/",
+        )
+    if not path.exists():
+        raise nodes.fail(name, node, f"show chapters: file '{file}' not found in script/")
+    return path
+
+
+def _unique(items: list[tuple[str, Where]], what: str) -> None:
+    seen: set[str] = set()
+    for value, at in items:
+        if value in seen:
+            raise DramaError(
+                f"duplicate {what} '{value}', expected each to be unique",
+                at.file,
+                at.line,
+                at.column,
+            )
+        seen.add(value)
+
+
+def _chapter(
+    path: Path, name: str, number: int, release: date, cast: set[str], narrator: str
+) -> Chapter:
+    fields = nodes.Fields(name, read_yaml(path, name), "chapter")
+    fields.check(CHAPTER_KEYS, ["id", "title", "scenes"])
+    scene_nodes = nodes.sequence(name, fields["scenes"], "chapter scenes")
+    if not scene_nodes:
+        raise nodes.fail(name, fields["scenes"], "chapter scenes: expected at least one scene")
+    scenes = tuple(_scene(name, node, cast, narrator) for node in scene_nodes)
+    _unique([(s.id, s.where) for s in scenes], "scene id")
+    return Chapter(
+        id=nodes.ident(name, fields["id"], "chapter id"),
+        number=number,
+        title=nodes.text(name, fields["title"], "chapter title"),
+        description=nodes.text(name, fields["description"], "chapter description")
+        if "description" in fields
+        else "",
+        release=nodes.day(name, fields["release"], "chapter release")
+        if "release" in fields
+        else release,
+        scenes=scenes,
+        file=name,
+        id_where=nodes.where(name, fields["id"]),
+    )
+
+
+def _scene(name: str, node: yaml.Node, cast: set[str], narrator: str) -> Scene:
+    fields = nodes.Fields(name, node, "scene")
+    fields.check(SCENE_KEYS, ["id", "setting", "ambience", "lines"])
+    lines = nodes.sequence(name, fields["lines"], "scene lines")
+    if not lines:
+        raise nodes.fail(name, fields["lines"], "scene lines: expected at least one line")
+    scene_id = nodes.ident(name, fields["id"], "scene id")
+    return Scene(
+        id=scene_id,
+        title=nodes.text(name, fields["title"], "scene title")
+        if "title" in fields
+        else scene_id.replace("-", " ").title(),
+        setting=nodes.text(name, fields["setting"], "scene setting"),
+        ambience=nodes.ident(name, fields["ambience"], "scene ambience"),
+        room=nodes.choice(name, fields["room"], "scene room", ROOMS)
+        if "room" in fields
+        else "small",
+        lines=tuple(_line(name, item, cast, narrator) for item in lines),
+        where=nodes.where(name, fields["id"]),
+        ambience_where=nodes.where(name, fields["ambience"]),
+    )
+
+
+def _line(name: str, node: yaml.Node, cast: set[str], narrator: str) -> Line:
+    characters = sorted(cast)
+    fields = nodes.Fields(name, node, "line")
+    mains = [k for k in fields.values if k in CUE_KEYS or k.isupper()]
+    if len(mains) != 1:
+        expected = f"one of {', '.join(CUE_KEYS)} or a character ({', '.join(characters)})"
+        if not fields.key_nodes:
+            raise nodes.fail(name, node, f"line: empty, expected {expected}")
+        if not mains:
+            first = next(iter(fields.key_nodes))
+            hint = nodes.closest(first, CUE_KEYS + characters)
+            raise nodes.fail(name, fields.key_nodes[first], f"line: unknown key '{first}', {hint}")
+        raise nodes.fail(
+            name,
+            fields.key_nodes[mains[1]],
+            f"line: '{mains[0]}' and '{mains[1]}' in one line, expected {expected}",
+        )
+    main = mains[0]
+    value = fields[main]
+    at = nodes.where(name, fields.key_nodes[main])
+    kind = "speech" if main.isupper() else main
+    fields.check([main, *MODIFIERS[kind]])
+    if kind == "speech" and main not in cast:
+        raise nodes.fail(
+            name,
+            fields.key_nodes[main],
+            f"line: unknown character '{main}', expected one of {', '.join(characters)}",
+        )
+    if kind in ("speech", "narration"):
+        return Speech(
+            character=narrator if kind == "narration" else main,
+            text=nodes.text(name, value, f"{main} line", speakable=True),
+            where=at,
+            direction=nodes.text(name, fields["direction"], "direction")
+            if "direction" in fields
+            else None,
+            ext="V.O."
+            if kind == "narration"
+            else (
+                nodes.choice(name, fields["ext"], "ext", list(EXTENSIONS))
+                if "ext" in fields
+                else None
+            ),
+            overlap=nodes.number(name, fields["overlap"], "overlap", 0.0, 5.0)
+            if "overlap" in fields
+            else 0.0,
+        )
+    if kind == "pause":
+        seconds = nodes.number(name, value, "pause", 0.0, MAX_PAUSE)
+        if seconds <= 0:
+            raise nodes.fail(
+                name,
+                value,
+                f"pause: expected seconds above 0 and at most {MAX_PAUSE:g}, found {seconds:g}",
+            )
+        return Pause(seconds, at)
+    volume = (
+        nodes.number(name, fields["volume"], "volume", -60.0, 12.0) if "volume" in fields else 0.0
+    )
+    sound = nodes.ident(name, value, f"{kind} name")
+    if kind == "sfx":
+        pan = nodes.number(name, fields["pan"], "pan", -1.0, 1.0) if "pan" in fields else 0.0
+        return Sfx(sound, at, volume=volume, pan=pan)
+    if kind == "music":
+        return Music(sound, at, volume=volume)
+    return Ambience(sound, at)

@@ -1,0 +1,192 @@
+"""Typed reads of YAML nodes that keep their position, so every error names file:line:column."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import unicodedata
+from datetime import date
+
+import yaml
+
+from toolkit.errors import DramaError
+from toolkit.script.model import Where
+
+_constructor = yaml.SafeLoader("")
+MAX_TEXT = 4000
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# Typographic punctuation writers paste in; the speech stage normalizes it before synthesis.
+_TYPOGRAPHY = set("\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00b4\u2032")
+
+
+def where(file: str, node: yaml.Node) -> Where:
+    mark = node.start_mark
+    return Where(file, mark.line + 1, mark.column + 1)
+
+
+def fail(file: str, node: yaml.Node, message: str) -> DramaError:
+    w = where(file, node)
+    return DramaError(message, w.file, w.line, w.column)
+
+
+def describe(node: yaml.Node) -> str:
+    """Name what the user wrote, for 'found X' in messages."""
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if node.tag.endswith(":null"):
+        return "nothing"
+    value = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+    return repr(value)
+
+
+class Fields:
+    """A mapping's values and key nodes by key, checked against the keys a place allows."""
+
+    def __init__(self, file: str, node: yaml.Node, what: str):
+        if not isinstance(node, yaml.MappingNode):
+            raise fail(file, node, f"{what}: expected a mapping of keys, found {describe(node)}")
+        self.file, self.node, self.what = file, node, what
+        self.values: dict[str, yaml.Node] = {}
+        self.key_nodes: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise fail(
+                    file, key_node, f"{what}: expected a plain key, found {describe(key_node)}"
+                )
+            key = str(key_node.value)
+            if key in self.values:
+                # YAML would silently keep the last one.
+                raise fail(file, key_node, f"{what}: duplicate key '{key}'")
+            self.values[key] = value_node
+            self.key_nodes[key] = key_node
+
+    def check(self, allowed: list[str], required: list[str] = ()) -> None:
+        for key, node in self.key_nodes.items():
+            if key not in allowed:
+                raise fail(
+                    self.file, node, f"{self.what}: unknown key '{key}', {closest(key, allowed)}"
+                )
+        for key in required:
+            if key not in self.values:
+                raise fail(self.file, self.node, f"{self.what}: missing key '{key}'")
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values
+
+    def __getitem__(self, key: str) -> yaml.Node:
+        return self.values[key]
+
+
+def closest(word: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    return f"did you mean '{match[0]}'?" if match else "expected one of " + ", ".join(options)
+
+
+def sequence(file: str, node: yaml.Node, what: str) -> list[yaml.Node]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise fail(file, node, f"{what}: expected a list, found {describe(node)}")
+    return list(node.value)
+
+
+def _scalar(file: str, node: yaml.Node, what: str, expected: str) -> object:
+    if not isinstance(node, yaml.ScalarNode):
+        raise fail(file, node, f"{what}: expected {expected}, found {describe(node)}")
+    return _constructor.construct_object(node)
+
+
+def text(file: str, node: yaml.Node, what: str, *, speakable: bool = False) -> str:
+    """A non-empty string. Speakable text is also checked for characters no engine can say."""
+    value = _scalar(file, node, what, "text")
+    if value is None or isinstance(value, bool | date):
+        raise fail(file, node, f"{what}: expected text, found {describe(node)}")
+    value = str(value).strip()
+    if not value:
+        raise fail(file, node, f"{what}: expected text, found an empty string")
+    if len(value) > MAX_TEXT:
+        raise fail(
+            file,
+            node,
+            f"{what}: text is {len(value)} characters, expected at most {MAX_TEXT} "
+            "(split it into several lines)",
+        )
+    for index, char in enumerate(value):
+        problem = _bad_char(char, speakable)
+        if problem:
+            w = where(file, node)
+            column = w.column + index if "\n" not in node.value and node.style is None else w.column
+            raise DramaError(f"{what}: {problem}", file, w.line, column)
+    return value
+
+
+def _bad_char(char: str, speakable: bool) -> str | None:
+    code = ord(char)
+    category = unicodedata.category(char)
+    if category in ("Cc", "Cf", "Co", "Cs") and char not in "\n\t":
+        return f"control character U+{code:04X} in text, expected printable text"
+    if not speakable or code < 0x250 or char in _TYPOGRAPHY or char.isspace():
+        return None
+    name = unicodedata.name(char, f"U+{code:04X}")
+    return f"character '{char}' ({name}) cannot be spoken, expected Latin-script text"
+
+
+def ident(file: str, node: yaml.Node, what: str) -> str:
+    value = _scalar(file, node, what, "an id")
+    if not isinstance(value, str) or not _ID.match(value):
+        raise fail(
+            file,
+            node,
+            f"{what}: expected an id of lowercase letters, digits and '-', found {describe(node)}",
+        )
+    return value
+
+
+def number(file: str, node: yaml.Node, what: str, low: float, high: float) -> float:
+    value = _scalar(file, node, what, f"a number from {low:g} to {high:g}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(
+            file,
+            node,
+            f"{what}: expected a number from {low:g} to {high:g}, found {describe(node)}",
+        )
+    if not math.isfinite(value) or not low <= value <= high:
+        raise fail(
+            file, node, f"{what}: expected a number from {low:g} to {high:g}, found {value!r}"
+        )
+    return float(value)
+
+
+def integer(file: str, node: yaml.Node, what: str, low: int, high: int) -> int:
+    value = _scalar(file, node, what, f"a whole number from {low} to {high}")
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise fail(
+            file,
+            node,
+            f"{what}: expected a whole number from {low} to {high}, found {describe(node)}",
+        )
+    return value
+
+
+def boolean(file: str, node: yaml.Node, what: str) -> bool:
+    value = _scalar(file, node, what, "true or false")
+    if not isinstance(value, bool):
+        raise fail(file, node, f"{what}: expected true or false, found {describe(node)}")
+    return value
+
+
+def day(file: str, node: yaml.Node, what: str) -> date:
+    value = _scalar(file, node, what, "a date (YYYY-MM-DD)")
+    if not isinstance(value, date):
+        raise fail(file, node, f"{what}: expected a date (YYYY-MM-DD), found {describe(node)}")
+    return value
+
+
+def choice(file: str, node: yaml.Node, what: str, options: list[str]) -> str:
+    value = _scalar(file, node, what, "one of " + ", ".join(options))
+    if value not in options:
+        raise fail(
+            file, node, f"{what}: expected one of {', '.join(options)}, found {describe(node)}"
+        )
+    return str(value)

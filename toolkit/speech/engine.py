@@ -1,0 +1,38 @@
+"""The one small interface every speech engine implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from pydub import AudioSegment
+
+from toolkit.cast import VoiceSpec
+
+TIMEOUT = 60.0  # seconds one line may take before the engine is declared hung
+
+
+class EngineError(Exception):
+    """The engine could not voice a line (crashed, hung, offline, silent)."""
+
+
+class Engine(ABC):
+    name: str = ""
+
+    @abstractmethod
+    def problem(self) -> str | None:
+        """Why this engine cannot run on this machine, or None when it can."""
+
+    @abstractmethod
+    def version(self) -> str:
+        """Goes into cache keys: a new engine version re-synthesizes."""
+
+    @abstractmethod
+    def voices(self) -> tuple[str, ...]:
+        """Voice names this engine accepts."""
+
+    @abstractmethod
+    def synthesize(self, text: str, spec: VoiceSpec, timeout: float = TIMEOUT) -> AudioSegment:
+        """Speak `text` with `spec`'s voice, rate and pitch. Raises EngineError."""
+
+    def accepts(self, voice: str) -> bool:
+        return voice in self.voices()

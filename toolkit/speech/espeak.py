@@ -1,0 +1,84 @@
+"""espeak-ng in-process through espeakng-loader: pip-only, so it is always there as a fallback."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.metadata
+import threading
+from pathlib import Path
+
+from pydub import AudioSegment
+
+from toolkit.cast import VoiceSpec
+from toolkit.speech.engine import TIMEOUT, Engine, EngineError
+
+_SYNCHRONOUS = 2
+_RATE, _PITCH = 1, 3
+_CHARS_UTF8 = 1
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
+_lock = threading.Lock()  # the library keeps one global voice and callback
+
+
+@functools.cache
+def _library() -> tuple[ctypes.CDLL, int, Path]:
+    import espeakng_loader
+
+    lib = ctypes.CDLL(espeakng_loader.get_library_path())
+    data = espeakng_loader.get_data_path()
+    rate = lib.espeak_Initialize(_SYNCHRONOUS, 0, data.encode(), 0)
+    if rate <= 0:
+        raise EngineError("espeak-ng failed to initialise")
+    return lib, rate, Path(data)
+
+
+class Espeak(Engine):
+    name = "espeak"
+
+    def problem(self) -> str | None:
+        try:
+            _library()
+        except (ImportError, OSError, EngineError) as exc:
+            return f"espeak-ng is unavailable ({exc})"
+        return None
+
+    def version(self) -> str:
+        return importlib.metadata.version("espeakng-loader")
+
+    @functools.cache  # noqa: B019 - one engine object per process
+    def voices(self) -> tuple[str, ...]:
+        data = _library()[2]
+        languages = [p.name.lower() for p in (data / "lang").rglob("*") if p.is_file()]
+        variants = [p.name for p in (data / "voices" / "!v").iterdir()]
+        return tuple(sorted(languages)) + tuple(
+            f"{lang}+{v}" for lang in ("en", "en-us", "en-gb") for v in sorted(variants)
+        )
+
+    def accepts(self, voice: str) -> bool:
+        language, _, variant = voice.lower().partition("+")
+        return language in self.voices() and (not variant or f"en+{variant}" in self.voices())
+
+    def synthesize(self, text: str, spec: VoiceSpec, timeout: float = TIMEOUT) -> AudioSegment:
+        lib, rate, _ = _library()
+        samples: list[bytes] = []
+
+        def collect(wav, count, _events):
+            if wav and count > 0:
+                samples.append(ctypes.string_at(wav, count * 2))
+            return 0
+
+        callback = _CALLBACK(collect)
+        data = text.encode("utf-8") + b"\0"
+        with _lock:
+            lib.espeak_SetSynthCallback(callback)
+            if lib.espeak_SetVoiceByName(spec.voice.encode()) != 0:
+                raise EngineError(f"espeak has no voice '{spec.voice}'")
+            lib.espeak_SetParameter(_RATE, int(175 * spec.rate), 0)
+            lib.espeak_SetParameter(_PITCH, int(max(0, min(100, 50 + 4 * spec.pitch))), 0)
+            status = lib.espeak_Synth(data, len(data), 0, 0, 0, _CHARS_UTF8, None, None)
+            lib.espeak_Synchronize()
+        if status != 0 or not samples:
+            raise EngineError(f"espeak-ng failed (status {status})")
+        return AudioSegment(data=b"".join(samples), sample_width=2, frame_rate=rate, channels=1)

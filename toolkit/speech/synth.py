@@ -1,0 +1,227 @@
+"""Turn every spoken line into a levelled mono clip, through the cache and the voice fallbacks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+from pydub import AudioSegment
+from pydub.silence import detect_leading_silence
+from scipy.signal import resample_poly
+
+from toolkit.cast import Voice, VoiceSpec
+from toolkit.errors import DramaError
+from toolkit.mix.timeline import RATE
+from toolkit.script.model import Speech
+from toolkit.speech.engine import Engine, EngineError
+from toolkit.speech.espeak import Espeak
+from toolkit.speech.flite import Flite
+from toolkit.speech.gtts import GTTS
+from toolkit.speech.piper import Piper
+from toolkit.speech.text import normalize, split_sentences
+
+ENGINES: dict[str, Engine] = {e.name: e for e in (Piper(), Flite(), Espeak(), GTTS())}
+# Characters one engine call may take: gTTS rejects long requests, the others slow down.
+LIMITS = {"gtts": 200, "piper": 600, "flite": 600, "espeak": 2000}
+SPEECH_LUFS = -20.0  # every clip is levelled here before its voice's volume offset
+# How a parenthetical direction changes delivery: (rate multiplier, dB).
+DIRECTIONS = {
+    "whisper": (0.9, -9.0),
+    "quiet": (0.95, -4.0),
+    "soft": (0.95, -3.0),
+    "gentl": (0.95, -2.0),
+    "calm": (0.93, -1.0),
+    "hesita": (0.9, -2.0),
+    "break": (0.9, -3.0),
+    "tear": (0.9, -3.0),
+    "shout": (1.08, 4.0),
+    "angr": (1.05, 3.0),
+    "loud": (1.05, 3.0),
+    "excit": (1.08, 2.0),
+    "quick": (1.1, 0.0),
+    "laugh": (1.05, 1.0),
+}
+CACHE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A spoken line ready to mix: float32 mono at RATE, edges trimmed, levelled."""
+
+    samples: np.ndarray
+    spec: VoiceSpec
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / RATE
+
+
+def delivery(direction: str | None) -> tuple[float, float]:
+    """Rate multiplier and gain (dB) a direction asks for; unknown directions change nothing."""
+    if not direction:
+        return 1.0, 0.0
+    lowered = direction.lower()
+    for stem, effect in DIRECTIONS.items():
+        if stem in lowered:
+            return effect
+    return 1.0, 0.0
+
+
+def resolve(voice: Voice) -> tuple[VoiceSpec, ...]:
+    """The voice's chain, restricted to what this machine can run, in order."""
+    usable = []
+    for spec in voice.chain:
+        engine = ENGINES[spec.engine]
+        if engine.problem() is None and engine.accepts(spec.voice):
+            usable.append(spec)
+    return tuple(usable)
+
+
+def cache_key(spec: VoiceSpec, text: str, direction: str | None) -> str:
+    """Everything that changes the audio of a line, and nothing else (not its position)."""
+    rate, gain = delivery(direction)
+    fields = {
+        "v": CACHE_VERSION,
+        "engine": spec.engine,
+        "engine_version": ENGINES[spec.engine].version(),
+        "voice": spec.voice,
+        "rate": round(spec.rate * rate, 4),
+        "pitch": spec.pitch,
+        "volume": spec.volume + gain,
+        "options": spec.options,
+        "text": normalize(text),
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def to_samples(segment: AudioSegment) -> np.ndarray:
+    """Engine audio to float32 mono at RATE with its leading and trailing silence trimmed."""
+    segment = segment.set_channels(1)
+    head = detect_leading_silence(segment, silence_threshold=-50.0, chunk_size=5)
+    tail = detect_leading_silence(segment.reverse(), silence_threshold=-50.0, chunk_size=5)
+    segment = segment[max(0, head - 10) : max(head, len(segment) - tail + 10)]
+    scale = float(1 << (8 * segment.sample_width - 1))
+    samples = np.array(segment.get_array_of_samples(), dtype=np.float32) / scale
+    step = gcd(RATE, segment.frame_rate)
+    return resample_poly(samples, RATE // step, segment.frame_rate // step).astype(np.float32)
+
+
+def level(samples: np.ndarray, gain_db: float) -> np.ndarray:
+    """Bring a clip to SPEECH_LUFS (RMS for clips too short to gate), then apply `gain_db`."""
+    if len(samples) >= int(0.4 * RATE):
+        loudness = pyloudnorm.Meter(RATE).integrated_loudness(samples.astype(np.float64))
+    else:
+        loudness = 20 * np.log10(np.sqrt(np.mean(samples**2)) + 1e-12) - 0.7
+    if not np.isfinite(loudness):
+        return samples
+    out = samples * np.float32(10 ** ((SPEECH_LUFS - loudness + gain_db) / 20))
+    peak = float(np.max(np.abs(out)))
+    return out / np.float32(peak / 0.98) if peak > 0.98 else out
+
+
+def speak(spec: VoiceSpec, text: str, direction: str | None) -> np.ndarray:
+    """Synthesize one line with one voice; long text goes to the engine in sentence pieces."""
+    engine = ENGINES[spec.engine]
+    rate, gain = delivery(direction)
+    tuned = VoiceSpec(
+        spec.engine, spec.voice, spec.rate * rate, spec.pitch, spec.volume, spec.options
+    )
+    pieces = []
+    for piece in split_sentences(normalize(text), LIMITS[spec.engine]):
+        samples = to_samples(engine.synthesize(piece, tuned))
+        if len(samples) < RATE // 20 or float(np.max(np.abs(samples))) < 1e-3:
+            raise EngineError(f"{spec.label()} returned silence")
+        pieces += [samples, np.zeros(int(0.18 * RATE), np.float32)]
+    return level(np.concatenate(pieces[:-1]), spec.volume + gain)
+
+
+class Synthesizer:
+    """Voices lines through the cache, falling back along each character's chain."""
+
+    def __init__(self, cast: dict[str, Voice], cache_dir: Path, warn: Callable[[str], None]):
+        self.cast = cast
+        self.cache_dir = cache_dir
+        self.warn = warn
+        self.chains: dict[str, tuple[VoiceSpec, ...]] = {}
+
+    def chain(self, character: str) -> tuple[VoiceSpec, ...]:
+        if character not in self.chains:
+            voice = self.cast[character]
+            usable = resolve(voice)
+            if not usable:
+                raise DramaError(
+                    f"no voice of {character} can run here: " + "; ".join(_problems(voice)),
+                    voice.file,
+                    1,
+                    1,
+                )
+            if usable[0] != voice.chain[0]:
+                self.warn(
+                    f"{character}: {voice.chain[0].label()} is unavailable here ({_problems(voice)[0]}), using {usable[0].label()}"
+                )
+            self.chains[character] = usable
+        return self.chains[character]
+
+    def path(self, key: str) -> Path:
+        return self.cache_dir / key[:2] / f"{key}.npy"
+
+    def cached(self, line: Speech) -> Path | None:
+        """The cache file that would voice this line, if one exists."""
+        spec = self.chain(line.character)[0]
+        path = self.path(cache_key(spec, line.text, line.direction))
+        return path if path.exists() else None
+
+    def clip(self, line: Speech) -> Clip:
+        """The line's clip from the cache or the first voice that can speak it. A voice that
+        fails is dropped for the rest of the build, with one warning, so an offline or broken
+        engine costs one timeout, not one per line."""
+        errors = []
+        for spec in self.chain(line.character):
+            path = self.path(cache_key(spec, line.text, line.direction))
+            if path.exists():
+                return Clip(np.load(path), spec)
+            try:
+                samples = speak(spec, line.text, line.direction)
+            except EngineError as exc:
+                errors.append(str(exc))
+                self.chains[line.character] = tuple(
+                    s for s in self.chains[line.character] if s != spec
+                )
+                if self.chains[line.character]:
+                    fallback = self.chains[line.character][0].label()
+                    self.warn(
+                        f"{line.where}: {line.character}: {exc}; using {fallback} from here on"
+                    )
+                continue
+            _save(path, samples)
+            return Clip(samples, spec)
+        raise DramaError(
+            f"no voice of {line.character} could speak this line: {'; '.join(errors) or 'none left'}",
+            line.where.file,
+            line.where.line,
+            line.where.column,
+        )
+
+
+def _problems(voice: Voice) -> list[str]:
+    out = []
+    for spec in voice.chain:
+        engine = ENGINES[spec.engine]
+        out.append(engine.problem() or f"{spec.engine} has no voice '{spec.voice}'")
+    return out
+
+
+def _save(path: Path, samples: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        np.save(handle, samples)
+    os.replace(tmp, path)
