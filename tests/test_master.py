@@ -1,0 +1,362 @@
+"""Mastering on a synthetic chapter: loudness, MP3, tags, transcripts, cover, determinism."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mutagen.id3 import ID3
+from mutagen.mp3 import MP3, BitrateMode
+from pedalboard.io import AudioFile
+from PIL import Image
+
+from toolkit.errors import DramaError
+from toolkit.fsutil import atomic_write_text
+from toolkit.master import loudness
+from toolkit.master.cover import load_cover, make_cover
+from toolkit.master.encode import decode, encode_flac, encode_mp3, encode_ogg
+from toolkit.master.loudness import integrated_lufs, level_voice, normalize, true_peak_db
+from toolkit.master.master import master_audio, master_chapter, report_rows, within_targets
+from toolkit.master.transcripts import captions, chapters_json
+from toolkit.mix.timeline import RATE, Cue, Mark, MixedChapter
+from toolkit.script.model import Chapter, Scene, Show, Speech, Where
+
+SECONDS = 20.0
+LONG_LINE = " ".join(["Listen to me, this is a very long line that keeps on going"] * 4)
+
+
+def synthetic_mix(seed: int = 7) -> np.ndarray:
+    """Syllable-like tone bursts at varying levels over a noise bed, plus a loud door slam,
+    so both the gain and the limiter have work to do."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(SECONDS * RATE)) / RATE
+    audio = 0.003 * rng.standard_normal((len(t), 2))
+    for i, level in enumerate([0.05, 0.3, 0.1, 0.6, 0.2, 0.4, 0.08, 0.5]):
+        start = 0.5 + i * 2.3
+        span = (t >= start) & (t < start + 1.8)
+        envelope = np.abs(np.sin(2 * np.pi * 3.0 * (t[span] - start)))  # syllables
+        voice = sum(np.sin(2 * np.pi * 140 * k * t[span]) / k for k in range(1, 8))
+        audio[span, 0] += level * envelope * voice
+        audio[span, 1] += 0.8 * level * envelope * voice
+    slam = slice(int(15.2 * RATE), int(15.5 * RATE))
+    decay = np.exp(-np.arange(slam.stop - slam.start) / (0.04 * RATE))
+    audio[slam] += 1.5 * rng.standard_normal((len(decay), 2)) * decay[:, None]
+    return audio.astype(np.float32)
+
+
+def where() -> Where:
+    return Where("story.yaml", 1, 1)
+
+
+def fake_show() -> tuple[Show, Chapter]:
+    scene = Scene(
+        id="kitchen",
+        title="Kitchen",
+        setting="INT. KITCHEN - NIGHT",
+        ambience="fridge",
+        lines=(Speech("MOM", "Who is there?", where()),),
+        where=where(),
+    )
+    chapter = Chapter(
+        id="the-attic",
+        number=2,
+        title="The Attic",
+        description="Something moves upstairs.",
+        release=date(2025, 3, 14),
+        scenes=(scene,),
+        file="story.yaml",
+    )
+    show = Show(
+        title="Night House",
+        author="Jane Writer",
+        description="A family audio drama.",
+        language="en",
+        base_url="https://example.org/night-house",
+        category="Fiction",
+        explicit=False,
+        type="serial",
+        narrator="NARRATOR",
+        cast={"MOM": "flite:slt", "KID": "flite:slt"},
+        chapters=(chapter,),
+        file="story.yaml",
+    )
+    return show, chapter
+
+
+CUES = (
+    Cue(0.0, 20.0, "bed", "fridge", "kitchen"),
+    Cue(0.5, 2.3, "speech", "MOM", "kitchen", "Who is there?"),
+    Cue(2.8, 4.6, "speech", "KID", "kitchen", "Only me & the <cat>."),
+    Cue(5.0, 5.4, "sfx", "creak", "kitchen"),
+    Cue(7.4, 13.0, "speech", "MOM", "attic", LONG_LINE),
+    Cue(15.2, 15.5, "sfx", "door-slam", "attic"),
+    Cue(16.0, 18.0, "speech", "KID", "attic", "Mom?"),
+)
+MARKS = (Mark(0.0, 7.0, "Kitchen"), Mark(7.0, SECONDS, "Attic"))
+
+
+@pytest.fixture(scope="module")
+def cover() -> bytes:
+    return make_cover("Night House", "Jane Writer")
+
+
+@pytest.fixture(scope="module")
+def mastered(tmp_path_factory: pytest.TempPathFactory, cover: bytes):
+    show, chapter = fake_show()
+    mixed = MixedChapter(chapter, synthetic_mix(), CUES, MARKS)
+    out = tmp_path_factory.mktemp("build")
+    return master_chapter(mixed, show, out, cover, total=6), mixed, out
+
+
+def decoded_mp3(path: Path) -> tuple[np.ndarray, float, int]:
+    with AudioFile(str(path)) as f:
+        return f.read(f.frames).T, f.samplerate, f.num_channels
+
+
+# --- loudness ---
+
+
+def test_normalize_reaches_loudness_and_peak_targets():
+    audio = synthetic_mix()
+    assert true_peak_db(audio * 10 ** ((-16 - integrated_lufs(audio)) / 20)) > -1.0  # limiter works
+    out = normalize(audio)
+    assert out.dtype == np.float32 and out.shape == audio.shape
+    assert abs(integrated_lufs(out) + 16) <= 0.5
+    assert true_peak_db(out) <= -1.0
+    assert np.array_equal(out, normalize(audio))  # deterministic
+
+
+def test_true_peak_sees_between_samples(monkeypatch: pytest.MonkeyPatch):
+    # A tone at a quarter of the rate sampled 45 degrees off its crest: samples reach only
+    # 0.707 of the true peak.
+    n = np.arange(RATE)
+    tone = np.sin(np.pi / 2 * n + np.pi / 4).astype(np.float32)
+    stereo = np.stack([tone, tone], axis=1)
+    assert 20 * np.log10(np.abs(stereo).max()) == pytest.approx(-3.0, abs=0.05)
+    whole = true_peak_db(stereo)
+    assert whole == pytest.approx(0.0, abs=0.3)
+    monkeypatch.setattr(loudness, "_TP_CHUNK", 1000)  # chunk seams must not change the answer
+    assert true_peak_db(stereo) == pytest.approx(whole, abs=1e-4)
+
+
+def test_level_voice_uses_lufs_and_falls_back_to_rms_for_short_clips():
+    rng = np.random.default_rng(1)
+    long_clip = (0.01 * rng.standard_normal(RATE)).astype(np.float32)
+    assert integrated_lufs(level_voice(long_clip)) == pytest.approx(-20.0, abs=0.05)
+    short = (0.3 * np.sin(2 * np.pi * 500 * np.arange(RATE // 5) / RATE)).astype(np.float32)
+    levelled = level_voice(short, target_lufs=-18.0)
+    assert 10 * np.log10(np.mean(np.square(levelled))) == pytest.approx(-18.0, abs=0.01)
+    silent = np.zeros(RATE, np.float32)
+    assert np.array_equal(level_voice(silent), silent)
+
+
+def test_master_audio_corrects_what_the_encoder_changes():
+    # White-noise bursts lose loudness in the MP3 (LAME's lowpass removes what K-weighting
+    # counts most), so mastering must re-aim from the decoded file, not the float buffer.
+    rng = np.random.default_rng(3)
+    t = np.arange(4 * RATE) / RATE
+    bursts = rng.standard_normal(len(t)) * np.where(t % 1 < 0.3, 1.0, 0.05)
+    audio = np.stack([bursts, bursts], axis=1).astype(np.float32)
+    assert integrated_lufs(decode(encode_mp3(normalize(audio)))) < -16.5
+    done = master_audio(audio)
+    decoded = decode(done.mp3)
+    assert abs(integrated_lufs(decoded) + 16) <= 0.25 and true_peak_db(decoded) <= -1.0
+    assert done.lufs == pytest.approx(integrated_lufs(decoded))
+
+
+def test_master_audio_adds_headroom_when_the_mp3_overshoots():
+    # Gunshot-like noise bursts crushed by the limiter: this one decodes at -0.46 dBTP from
+    # a -1.9 dBTP buffer, so the first encode fails and mastering must retry lower.
+    rng = np.random.default_rng(5)
+    t = np.arange(6 * RATE) / RATE
+    tone = 0.05 * np.sin(2 * np.pi * 200 * t) * np.abs(np.sin(2 * np.pi * 3 * t))
+    audio = np.stack([tone, tone], axis=1)
+    decay = np.exp(-np.arange(int(0.3 * RATE)) / (0.03 * RATE))[:, None]
+    for k in range(6):
+        audio[k * RATE : k * RATE + len(decay)] += 2 * rng.standard_normal((len(decay), 2)) * decay
+    audio = audio.astype(np.float32)
+    assert true_peak_db(decode(encode_mp3(normalize(audio)))) > -1.0
+    done = master_audio(audio)
+    decoded = decode(done.mp3)
+    assert true_peak_db(decoded) <= -1.0 and abs(integrated_lufs(decoded) + 16) <= 0.5
+
+
+# --- the mastered episode ---
+
+
+def test_mp3_is_44k_stereo_128k_cbr(mastered):
+    episode, mixed, _ = mastered
+    assert episode.mp3.name == "02-the-attic.mp3"
+    info = MP3(episode.mp3).info
+    assert (info.sample_rate, info.channels, info.bitrate) == (44100, 2, 128000)
+    assert info.bitrate_mode == BitrateMode.CBR
+    assert info.length == pytest.approx(SECONDS, abs=0.1)
+    assert episode.duration == pytest.approx(mixed.duration)
+    assert episode.size == episode.mp3.stat().st_size
+
+
+def test_decoded_mp3_meets_loudness_targets(mastered):
+    episode, _, _ = mastered
+    audio, rate, channels = decoded_mp3(episode.mp3)
+    assert (rate, channels) == (44100, 2)
+    assert len(audio) / rate == pytest.approx(SECONDS, abs=0.1)
+    lufs, peak = integrated_lufs(audio), true_peak_db(audio)
+    assert abs(lufs + 16) <= 0.5
+    assert peak <= -1.0
+    assert episode.lufs == pytest.approx(lufs, abs=0.01)
+    assert episode.true_peak == pytest.approx(peak, abs=0.01)
+    assert within_targets(episode)
+
+
+def test_episode_counts_and_report(mastered):
+    episode, _, _ = mastered
+    assert episode.lines == 4
+    assert episode.words == 3 + 5 + len(LONG_LINE.split()) + 1
+    (row,) = report_rows([episode])
+    assert row["episode"] == 2 and row["file"] == "02-the-attic.mp3" and row["ok"] is True
+
+
+def test_id3_tags(mastered, cover: bytes):
+    episode, _, _ = mastered
+    tags = ID3(episode.mp3)
+    assert tags.version == (2, 3, 0)
+    assert tags["TIT2"].text == ["The Attic"]
+    assert tags["TPE1"].text == ["Jane Writer"]
+    assert tags["TALB"].text == ["Night House"]
+    assert tags["TRCK"].text == ["2/6"]
+    assert str(tags["TDRC"].text[0]) == "2025"  # mutagen reads TYER back as TDRC
+    assert b"TYER" in episode.mp3.read_bytes()[:2000]
+    assert tags["TCON"].text == ["Audio Drama"]
+    assert tags.getall("COMM")[0].text == ["Something moves upstairs."]
+    (apic,) = tags.getall("APIC")
+    assert (apic.type, apic.mime, apic.data) == (3, "image/jpeg", cover)
+    toc = tags["CTOC:toc"]
+    assert toc.child_element_ids == ["ch0", "ch1"]
+    assert toc.sub_frames["TIT2"].text == ["Chapters"]
+    chaps = [
+        (c.element_id, c.start_time, c.end_time, c.sub_frames["TIT2"].text[0])
+        for c in sorted(tags.getall("CHAP"), key=lambda c: c.element_id)
+    ]
+    assert chaps == [("ch0", 0, 7000, "Kitchen"), ("ch1", 7000, 20000, "Attic")]
+
+
+def test_vtt_transcript(mastered):
+    episode, _, _ = mastered
+    text = episode.vtt.read_text(encoding="utf-8")
+    assert text.startswith("WEBVTT\n\n")
+    times = re.findall(
+        r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})$", text, re.M
+    )
+    seconds = [
+        (
+            int(a) * 3600 + int(b) * 60 + int(c) + int(d) / 1000,
+            int(e) * 3600 + int(f) * 60 + int(g) + int(h) / 1000,
+        )
+        for a, b, c, d, e, f, g, h in times
+    ]
+    assert len(seconds) == len(captions(CUES)) > 4  # the long line was split
+    assert all(start < end for start, end in seconds)
+    assert [s for s, _ in seconds] == sorted(s for s, _ in seconds)
+    assert "<v MOM>Who is there?" in text
+    assert "<v KID>Only me &amp; the &lt;cat&gt;." in text
+    assert "creak" not in text and "fridge" not in text
+
+
+def test_long_line_pieces_stay_inside_the_line():
+    pieces = [c for c in captions(CUES) if c.start >= 7.4 and c.end <= 13.0]
+    assert len(pieces) >= 2
+    assert all(len(p.text) <= 130 for p in pieces)
+    assert " ".join(p.text for p in pieces) == LONG_LINE
+    assert pieces[0].start == 7.4 and pieces[-1].end == pytest.approx(13.0)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(pieces, pieces[1:], strict=False))
+
+
+def test_srt_transcript(mastered):
+    episode, _, _ = mastered
+    blocks = episode.srt.read_text(encoding="utf-8").strip().split("\n\n")
+    assert [b.split("\n")[0] for b in blocks] == [str(n) for n in range(1, len(blocks) + 1)]
+    assert blocks[0].split("\n")[1:] == ["00:00:00,500 --> 00:00:02,300", "MOM: Who is there?"]
+    assert "KID: Only me & the <cat>." in blocks[1]
+
+
+def test_chapters_json(mastered):
+    episode, _, _ = mastered
+    doc = json.loads(episode.chapters_json.read_text(encoding="utf-8"))
+    assert doc["version"] == "1.2.0"
+    assert [(c["startTime"], c["title"]) for c in doc["chapters"]] == [
+        (m.start, m.title) for m in MARKS
+    ]
+    assert list(doc["chapters"][0]) == ["startTime", "endTime", "title"]
+    assert chapters_json([Mark(1.23456, 2, "x")], "t").count("1.235") == 1
+
+
+def test_mastering_is_byte_identical(mastered, cover: bytes, tmp_path: Path):
+    episode, mixed, _ = mastered
+    show, _ = fake_show()
+    again = master_chapter(mixed, show, tmp_path, cover, total=6)
+    for first, second in [
+        (episode.mp3, again.mp3),
+        (episode.vtt, again.vtt),
+        (episode.srt, again.srt),
+        (episode.chapters_json, again.chapters_json),
+    ]:
+        assert first.read_bytes() == second.read_bytes()
+
+
+def test_extra_masters_are_deterministic_and_unknown_formats_refused(tmp_path: Path):
+    audio = normalize(synthetic_mix()[: 3 * RATE])
+    assert encode_ogg(audio) == encode_ogg(audio)
+    assert encode_flac(audio) == encode_flac(audio)
+    assert decode(encode_flac(audio)).shape == audio.shape
+    show, chapter = fake_show()
+    with pytest.raises(DramaError, match="wav"):
+        master_chapter(MixedChapter(chapter, audio, (), ()), show, tmp_path, b"", 6, ("wav",))
+
+
+# --- cover ---
+
+
+def test_generated_cover(cover: bytes):
+    image = Image.open(io.BytesIO(cover))
+    assert (image.format, image.size, image.mode) == ("JPEG", (3000, 3000), "RGB")
+    assert make_cover("Night House", "Jane Writer") == cover
+
+
+@pytest.mark.parametrize("size", [(1000, 1000), (2000, 1500), (3200, 3200)])
+def test_user_cover_of_wrong_size_is_refused(tmp_path: Path, size: tuple[int, int]):
+    path = tmp_path / "cover.png"
+    Image.new("RGB", size, "navy").save(path)
+    with pytest.raises(DramaError, match=f"square image 1400-3000 px, found {size[0]}x{size[1]}"):
+        load_cover(path)
+
+
+def test_user_cover_is_converted_to_rgb_jpeg(tmp_path: Path):
+    png = tmp_path / "cover.png"
+    Image.new("RGBA", (1400, 1400), (200, 0, 0, 128)).save(png)
+    image = Image.open(io.BytesIO(load_cover(png)))
+    assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (1400, 1400))
+    jpeg = tmp_path / "cover.jpg"
+    Image.new("RGB", (1500, 1500), "teal").save(jpeg, quality=80)
+    assert load_cover(jpeg) == jpeg.read_bytes()
+    gif = tmp_path / "cover.gif"
+    Image.new("P", (1400, 1400)).save(gif)
+    with pytest.raises(DramaError, match="JPEG or PNG"):
+        load_cover(gif)
+
+
+# --- atomic writes ---
+
+
+def test_atomic_write_leaves_no_temp_and_normal_permissions(tmp_path: Path):
+    path = atomic_write_text(tmp_path / "sub" / "a.txt", "héllo\n")
+    assert path.read_bytes() == "héllo\n".encode()
+    assert os.listdir(path.parent) == ["a.txt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

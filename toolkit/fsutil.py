@@ -1,0 +1,45 @@
+"""Atomic file writes: a reader (web server, podcast client, next build) never sees half a file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write `data` to a temp file beside `path`, fsync it, then rename over `path`.
+
+    The temp file is created with mode 0666 minus the umask, so the result has the same
+    permissions as a plainly written file (mkstemp's 0600 would hide it from a web server)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """UTF-8 with '\\n' line endings on every platform, so outputs are byte-identical."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (POSIX only; Windows cannot open a directory)."""
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
