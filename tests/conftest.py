@@ -110,3 +110,16 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def story_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str):
+    """Invoke `drama` in-process with stderr captured apart from stdout (click 8.1 and 8.2+)."""
+    from click.testing import CliRunner
+
+    from toolkit.cli import main
+
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(main, list(args))

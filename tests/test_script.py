@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import CHAPTER_ONE, SHOW, write_project
+from conftest import CHAPTER_ONE, SHOW, run_cli, write_project
 
-from toolkit.cli import main
 from toolkit.script.loader import load_show
 from toolkit.script.model import Speech
 
@@ -126,37 +124,37 @@ CASES = {
     ),
     "explicit not boolean": (
         show("explicit: false", "explicit: maybe"),
-        "script/show.yaml:9:11",
+        "script/show.yaml:8:11",
         "true or false",
     ),
     "not UTF-8": ({ONE: b"id: one\ntitle: \xff\xfe\n"}, f"{ONE}:2:8", "not UTF-8"),
     "empty file": ({ONE: ""}, f"{ONE}:1:1", "empty"),
     "unknown sound": (
         chapter("sfx: door-slam", "sfx: door-slamm"),
-        f"{ONE}:16:14",
+        f"{ONE}:16:9",
         "did you mean 'door-slam'?",
     ),
     "bed used as effect": (
         chapter("sfx: door-slam", "sfx: kitchen"),
-        f"{ONE}:16:14",
+        f"{ONE}:16:9",
         "expected a sfx",
     ),
     "emoji": (
         chapter("He's not scary.", "He's not scary \U0001f600"),
-        f"{ONE}:25:24",
+        f"{ONE}:24:29",
         "cannot be spoken",
     ),
     "right-to-left text": (
         chapter("That's fair.", "\u05e9\u05dc\u05d5\u05dd"),
-        f"{ONE}:26:14",
+        f"{ONE}:25:14",
         "cannot be spoken",
     ),
     "control character": (
         chapter("That's fair.", '"That\\x07s fair."'),
-        f"{ONE}:26:14",
+        f"{ONE}:25:14",
         "control character U+0007",
     ),
-    "20,000 characters": (chapter("That's fair.", "word " * 4000), f"{ONE}:26:14", "at most 4000"),
+    "20,000 characters": (chapter("That's fair.", "word " * 4000), f"{ONE}:25:14", "at most 4000"),
     "unknown engine": (
         {"voices/mom.yaml": "engine: festival\nvoice: slt\n"},
         "voices/mom.yaml:1:9",
@@ -170,7 +168,7 @@ CASES = {
     "missing voice file": ({"voices/mom.yaml": None}, "voices/mom.yaml:1:1", "no voice for MOM"),
     "chapter outside script": (
         show("- 02-two.yaml", "- ../../etc/passwd"),
-        "script/show.yaml:27:5",
+        "script/show.yaml:24:5",
         "outside script/",
     ),
 }
@@ -186,7 +184,7 @@ def test_bad_input_is_one_located_line(tmp_path: Path, name: str) -> None:
     build = root / "build"
     build.mkdir()
     (build / "feed.xml").write_text("previous")
-    result = CliRunner().invoke(main, ["check", "-C", str(root)])
+    result = run_cli("check", "-C", str(root))
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -199,7 +197,7 @@ def test_bad_input_is_one_located_line(tmp_path: Path, name: str) -> None:
 def test_directory_instead_of_chapter_file(project: Path) -> None:
     (project / "script/02-two.yaml").unlink()
     (project / "script/02-two.yaml").mkdir()
-    result = CliRunner().invoke(main, ["check", "-C", str(project)])
+    result = run_cli("check", "-C", str(project))
     assert result.exit_code == 2
     assert result.stderr.startswith(
         "error: script/02-two.yaml:1:1: expected a YAML file, found a directory"
@@ -207,13 +205,13 @@ def test_directory_instead_of_chapter_file(project: Path) -> None:
 
 
 def test_check_accepts_the_fixture(project: Path) -> None:
-    result = CliRunner().invoke(main, ["check", "-C", str(project)])
+    result = run_cli("check", "-C", str(project))
     assert result.exit_code == 0, result.output
     assert "2 chapters" in result.output
 
 
 def test_schema_describes_every_line_form() -> None:
-    result = CliRunner().invoke(main, ["schema"])
+    result = run_cli("schema")
     schema = json.loads(result.output)
     variants = schema["$defs"]["line"]["oneOf"]
     keys = {k for v in variants for k in v.get("properties", {})}

@@ -1,26 +1,39 @@
-"""One build: script → cast → speech → mix → master → publish, everything validated before
-anything is written, every output written atomically."""
+"""One build: script → cast → speech → mix → master → publish, like `make` on audio.
+
+Everything is validated before anything is written. Synthesized lines are cached by what
+changes their audio; mastered chapters are cached by what changes theirs (the clips, the
+sounds, the mix and master code), so a rebuild redoes only what an edit touched. Outputs are
+written atomically and only when their bytes change, under a lock, so an interrupted or
+concurrent build never leaves a half-written site."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import toolkit
 from toolkit.cast import Voice, load_cast
 from toolkit.errors import DramaError
 from toolkit.fsutil import atomic_write_bytes
-from toolkit.master.cover import load_cover, make_cover
 from toolkit.master.episode import Episode
-from toolkit.master.master import master_chapter
-from toolkit.mix.render import check_sounds, mix_chapter
+from toolkit.mix.render import check_sounds
 from toolkit.mix.sounds import Library
-from toolkit.publish.feed import write_feed
+from toolkit.mix.timeline import Cue, Mark
 from toolkit.script.loader import load_show
-from toolkit.script.model import Show, Speech
-from toolkit.speech.synth import Synthesizer
+from toolkit.script.model import Ambience, Chapter, Music, Pause, Sfx, Show, Speech
+from toolkit.speech.synth import POOL_MIN_LINES, Synthesizer, worker_pool
 
 Log = Callable[[str], None]
+Progress = Callable[[str, int], Callable[[int], None]]
+# The code that shapes a chapter's audio: editing it invalidates mastered chapters.
+AUDIO_CODE = ("mix", "master")
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,16 @@ class Checked:
     library: Library
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a build will do and why, for --dry-run and for the build itself."""
+
+    lines: list[Speech]  # to synthesize
+    chapters: dict[int, str]  # chapter number -> audio key
+    render: list[int]  # chapter numbers to mix and master
+    reasons: list[str]
+
+
 def check(project: Project) -> Checked:
     """Validate script, voices and sounds; raises DramaError at the first problem."""
     show = load_show(project.root)
@@ -61,46 +84,245 @@ def check(project: Project) -> Checked:
     return Checked(show, voices, library)
 
 
-def speech_lines(show: Show) -> list[Speech]:
-    return [
-        line
-        for chapter in show.chapters
-        for scene in chapter.scenes
-        for line in scene.lines
-        if isinstance(line, Speech)
+def speech_lines(chapter: Chapter) -> list[Speech]:
+    return [line for scene in chapter.scenes for line in scene.lines if isinstance(line, Speech)]
+
+
+def _code_hash() -> str:
+    digest = hashlib.sha256()
+    package = Path(toolkit.__file__).parent
+    for stage in AUDIO_CODE:
+        for path in sorted((package / stage).rglob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def audio_key(chapter: Chapter, synth: Synthesizer, checked: Checked, code: str) -> str:
+    """Everything that changes a chapter's audio: not titles, positions or its number."""
+    scenes = []
+    for scene in chapter.scenes:
+        lines: list[object] = [scene.room, _sound(checked.library, scene.ambience)]
+        for line in scene.lines:
+            if isinstance(line, Speech):
+                voice = checked.voices[line.character]
+                lines.append(["speech", synth.key(line)[1], line.ext, line.overlap, voice.pan])
+            elif isinstance(line, Pause):
+                lines.append(["pause", line.seconds])
+            elif isinstance(line, Sfx):
+                lines.append(["sfx", _sound(checked.library, line.name), line.volume, line.pan])
+            elif isinstance(line, Music):
+                lines.append(["music", _sound(checked.library, line.name), line.volume])
+            elif isinstance(line, Ambience):
+                lines.append(["ambience", _sound(checked.library, line.name)])
+        scenes.append([scene.id, lines])
+    blob = json.dumps([code, scenes], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _sound(library: Library, name: str) -> str:
+    source = library.source(name)
+    return name if source is None else hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+def plan(project: Project, checked: Checked, synth: Synthesizer) -> Plan:
+    lines = [line for chapter in checked.show.chapters for line in speech_lines(chapter)]
+    missing = synth.missing(lines)
+    code = _code_hash()
+    keys, render, reasons = {}, [], []
+    missing_set = set(missing)
+    for chapter in checked.show.chapters:
+        key = keys[chapter.number] = audio_key(chapter, synth, checked, code)
+        if (project.cache_dir / "chapters" / f"{key}.json").exists():
+            continue
+        render.append(chapter.number)
+        new = [line for line in speech_lines(chapter) if line in missing_set]
+        why = f"{len(new)} new or changed lines" if new else "mix inputs changed"
+        reasons.append(f"chapter {chapter.number} ({chapter.id}): render, {why}")
+    for line in missing:
+        reasons.append(f"{line.where}: synthesize {line.character}: {line.text[:50]!r}")
+    return Plan(missing, keys, render, reasons)
+
+
+def render_chapter(
+    cache_dir: Path,
+    chapter: Chapter,
+    key: str,
+    clip_files: dict[Speech, Path],
+    voices: dict[str, Voice],
+    sounds_dir: Path | None,
+) -> int:
+    """Mix and master one chapter into the chapter cache (untagged MP3 + its timeline).
+    Takes only picklable inputs: it runs in a worker process."""
+    import numpy as np
+
+    from toolkit.master.master import master_audio
+    from toolkit.mix.render import mix_chapter
+
+    clips = {line: np.load(path) for line, path in clip_files.items()}
+    mixed = mix_chapter(chapter, clips, voices, Library(sounds_dir))
+    done = master_audio(mixed.audio)
+    folder = cache_dir / "chapters"
+    facts = {
+        "duration": len(done.audio) / 44100,
+        "lufs": done.lufs,
+        "true_peak": done.true_peak,
+        "cues": [[c.start, c.end, c.kind, c.name, c.scene, c.text] for c in mixed.cues],
+        "marks": [[m.start, m.end] for m in mixed.marks],
+    }
+    atomic_write_bytes(folder / f"{key}.mp3", done.mp3)
+    atomic_write_bytes(folder / f"{key}.json", json.dumps(facts).encode())
+    return chapter.number
+
+
+def publish_chapter(
+    project: Project, chapter: Chapter, key: str, show: Show, cover: bytes
+) -> Episode:
+    """Tag the cached master and write the episode's files, each only if its bytes changed."""
+    from toolkit.master.tags import tag_mp3
+    from toolkit.master.transcripts import chapters_json, to_srt, to_vtt
+
+    folder = project.cache_dir / "chapters"
+    facts = json.loads((folder / f"{key}.json").read_text())
+    cues = [Cue(*c) for c in facts["cues"]]
+    marks = [
+        Mark(start, end, scene.title)
+        for (start, end), scene in zip(facts["marks"], chapter.scenes, strict=True)
     ]
+    mp3 = tag_mp3(
+        (folder / f"{key}.mp3").read_bytes(),
+        title=chapter.title,
+        artist=show.author,
+        album=show.title,
+        track=chapter.number,
+        total=len(show.chapters),
+        year=chapter.release.year,
+        genre="Audio Drama",
+        comment=chapter.description,
+        cover_jpeg=cover,
+        marks=marks,
+        duration_s=facts["duration"],
+    )
+    out = project.build_dir / "episodes"
+    stem = f"{chapter.number:02d}-{chapter.id}"
+    speech = [c for c in cues if c.kind == "speech"]
+    return Episode(
+        chapter=chapter,
+        mp3=write_if_changed(out / f"{stem}.mp3", mp3),
+        size=len(mp3),
+        duration=facts["duration"],
+        lufs=facts["lufs"],
+        true_peak=facts["true_peak"],
+        vtt=write_if_changed(out / f"{stem}.vtt", to_vtt(cues).encode()),
+        srt=write_if_changed(out / f"{stem}.srt", to_srt(cues).encode()),
+        chapters_json=write_if_changed(
+            out / f"{stem}.chapters.json", chapters_json(marks, chapter.title).encode()
+        ),
+        lines=len(speech),
+        words=sum(len(c.text.split()) for c in speech),
+    )
+
+
+def write_if_changed(path: Path, data: bytes) -> Path:
+    """Leave identical files alone, so an unchanged chapter's files keep their dates."""
+    if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
+        atomic_write_bytes(path, data)
+    return path
 
 
 def cover_bytes(project: Project, show: Show) -> bytes:
-    if show.cover is None:
-        return make_cover(show.title, show.author)
-    path = project.root / "script" / show.cover
-    if not path.is_file():
-        raise DramaError(f"cover '{show.cover}' not found in script/", show.file, 1, 1)
-    return load_cover(path)
+    """The show's cover: the user's file (checked), or one drawn from title and author."""
+    from toolkit.master.cover import load_cover, make_cover
+
+    if show.cover is not None:
+        path = project.root / "script" / show.cover
+        if not path.is_file():
+            raise DramaError(
+                f"show cover: file '{show.cover}' not found in script/", show.file, 1, 1
+            )
+        return load_cover(path)
+    key = hashlib.sha256(json.dumps([show.title, show.author]).encode()).hexdigest()
+    cached = project.cache_dir / "covers" / f"{key}.jpg"
+    if not cached.exists():
+        atomic_write_bytes(cached, make_cover(show.title, show.author))
+    return cached.read_bytes()
 
 
-def build(project: Project, log: Log, warn: Log) -> list[Episode]:
-    """Render the whole production into build/."""
+@contextmanager
+def locked(project: Project, log: Log) -> Iterator[None]:
+    """One build at a time per project; a second one waits for the first."""
+    project.cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(project.cache_dir / "build.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log("another build of this project is running; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build(
+    project: Project,
+    log: Log,
+    warn: Log,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+    dry_run: bool = False,
+) -> list[Episode]:
+    """Render the production into build/: only what changed since the last build."""
     checked = check(project)
     show = checked.show
-    cover = cover_bytes(project, show)
-    synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn)
-    lines = speech_lines(show)
-    clips = {}
-    for index, line in enumerate(lines, start=1):
-        clips[line] = synth.clip(line).samples
-        if index % 25 == 0 or index == len(lines):
-            log(f"speech: {index}/{len(lines)} lines")
-    episodes = []
-    for chapter in show.chapters:
-        mixed = mix_chapter(chapter, clips, checked.voices, checked.library)
-        episode = master_chapter(mixed, show, project.build_dir, cover, len(show.chapters))
-        episodes.append(episode)
-        log(f"episode {chapter.number}: {episode.mp3.name} {episode.duration:.0f} s")
-    atomic_write_bytes(project.build_dir / "cover.jpg", cover)
-    write_feed(show, episodes, project.build_dir)
-    remove_stale(project.build_dir / "episodes", episodes)
+    synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
+    todo = plan(project, checked, synth)
+    if dry_run:
+        for reason in todo.reasons or ["nothing to rebuild"]:
+            log(reason)
+        return []
+    with locked(project, log), contextlib.ExitStack() as stack:
+        cover = cover_bytes(project, show)
+        by_number = {c.number: c for c in show.chapters}
+        parallel = synth.jobs > 1 and (len(todo.lines) >= POOL_MIN_LINES or len(todo.render) > 1)
+        pool = stack.enter_context(worker_pool(synth.jobs)) if parallel else None
+        synth.pool = pool
+        if todo.lines:
+            tick = progress("speech", len(todo.lines)) if progress else None
+            synth.clips(todo.lines, tick)
+        if todo.render:
+            tick = progress("mix+master", len(todo.render)) if progress else None
+            sounds = project.sounds_dir if project.sounds_dir.is_dir() else None
+            jobs = []
+            for number in todo.render:
+                chapter = by_number[number]
+                files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
+                args = (
+                    project.cache_dir,
+                    chapter,
+                    todo.chapters[number],
+                    files,
+                    checked.voices,
+                    sounds,
+                )
+                jobs.append(pool.submit(render_chapter, *args) if pool else args)
+            for job in jobs:
+                if pool:
+                    job.result()
+                else:
+                    render_chapter(*job)
+                if tick:
+                    tick(1)
+        episodes = [
+            publish_chapter(project, c, todo.chapters[c.number], show, cover) for c in show.chapters
+        ]
+        from toolkit.publish.feed import render_feed
+
+        write_if_changed(project.build_dir / "cover.jpg", cover)
+        write_if_changed(
+            project.build_dir / "feed.xml", render_feed(show, episodes, project.build_dir)
+        )
+        remove_stale(project.build_dir / "episodes", episodes)
+    log(f"synthesized {len(todo.lines)} lines, rendered {len(todo.render)} chapters")
     return episodes
 
 
@@ -110,3 +332,46 @@ def remove_stale(folder: Path, episodes: list[Episode]) -> None:
     for path in folder.glob("*"):
         if path.is_file() and path.name.split(".")[0] not in stems:
             path.unlink()
+
+
+def prune_cache(project: Project, checked: Checked) -> int:
+    """Delete cached lines and chapters the current script no longer uses; returns the count."""
+    synth = Synthesizer(checked.voices, project.cache_dir / "speech", lambda m: None, 1)
+    todo = plan(project, checked, synth)
+    lines = [line for c in checked.show.chapters for line in speech_lines(c)]
+    keep = {synth.path(synth.key(line)[1]).name for line in lines}
+    keep |= {f"{key}{ext}" for key in todo.chapters.values() for ext in (".mp3", ".json")}
+    removed = 0
+    for folder in ("speech", "chapters"):
+        for path in (project.cache_dir / folder).rglob("*"):
+            if path.is_file() and path.name not in keep:
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def clean(project: Project) -> None:
+    """Remove everything built and cached (keeps build/.gitkeep)."""
+    import shutil
+
+    for path in project.build_dir.glob("*"):
+        if path.name != ".gitkeep":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.rmtree(project.cache_dir, ignore_errors=True)
+    os.makedirs(project.build_dir, exist_ok=True)
+
+
+def mixed_chapter(project: Project, ref: str, warn: Log):
+    """One chapter (by number or id) mixed in memory, for pictures and inspection."""
+    from toolkit.mix.render import mix_chapter
+
+    checked = check(project)
+    chapters = {str(c.number): c for c in checked.show.chapters}
+    chapters |= {c.id: c for c in checked.show.chapters}
+    if ref not in chapters:
+        known = ", ".join(c.id for c in checked.show.chapters)
+        raise DramaError(f"unknown chapter '{ref}', expected a number or one of {known}")
+    chapter = chapters[ref]
+    synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn)
+    clips = {line: clip.samples for line, clip in synth.clips(speech_lines(chapter)).items()}
+    return mix_chapter(chapter, clips, checked.voices, checked.library)

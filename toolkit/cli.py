@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
 
-from toolkit.build import Project, build, check
+from toolkit.build import Project, build, check, clean, prune_cache
 from toolkit.errors import DramaError
+from toolkit.mix.timeline import RATE
+from toolkit.script.nodes import closest
 
 
 class DramaGroup(click.Group):
@@ -61,17 +64,195 @@ def check_command(root: Path) -> None:
     click.echo(f"ok: {show.title}: {len(show.chapters)} chapters, {lines} lines")
 
 
+def progress_bars(quiet: bool):
+    """Per-stage progress bars with counts and ETA, on a terminal only."""
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def stage(label: str, total: int):
+        bar = click.progressbar(length=total, label=f"{label:<10}", file=sys.stderr, show_pos=True)
+        bar.__enter__()
+
+        def tick(n: int) -> None:
+            bar.update(n)
+            if bar.pos >= bar.length:
+                bar.__exit__(None, None, None)
+
+        return tick
+
+    return stage
+
+
 @main.command("build")
 @project_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
-def build_command(root: Path, quiet: bool) -> None:
+@click.option(
+    "-n",
+    "--dry-run",
+    "--explain",
+    "dry_run",
+    is_flag=True,
+    help="Say what would be rebuilt and why.",
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(1, 64), help="Synthesis processes (default: one per core)."
+)
+def build_command(root: Path, quiet: bool, dry_run: bool, jobs: int | None) -> None:
     """Render every chapter to build/episodes/ and write build/feed.xml."""
-    episodes = build(Project(root), echo_unless(quiet), warn)
-    total = sum(e.duration for e in episodes)
-    if not quiet:
+    started = time.monotonic()
+    log = echo_unless(quiet) if not dry_run else click.echo
+    episodes = build(Project(root), log, warn, progress_bars(quiet), jobs, dry_run)
+    if episodes and not quiet:
+        total = sum(e.duration for e in episodes)
         click.echo(
-            f"built {len(episodes)} episodes, {total / 60:.1f} minutes, feed at build/feed.xml"
+            f"built {len(episodes)} episodes, {total / 60:.1f} minutes, "
+            f"in {time.monotonic() - started:.1f} s: build/feed.xml"
         )
+
+
+@main.command("clean")
+@project_option
+@click.option("--prune", is_flag=True, help="Only drop cache entries the script no longer uses.")
+def clean_command(root: Path, prune: bool) -> None:
+    """Remove build/ outputs and the cache (or, with --prune, just stale cache entries)."""
+    project = Project(root)
+    if prune:
+        click.echo(f"pruned {prune_cache(project, check(project))} cache entries")
+    else:
+        clean(project)
+        click.echo("removed build/ outputs and .cache/")
+
+
+@main.command("serve")
+@project_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 exposes it).",
+)
+@click.option("-p", "--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--watch/--no-watch", "rebuild", default=False, help="Rebuild when the script or voices change."
+)
+def serve_command(root: Path, host: str, port: int, rebuild: bool) -> None:
+    """Serve build/ over HTTP so podcast apps can subscribe to the feed."""
+    from toolkit.publish.server import serve
+
+    project = Project(root)
+    if not (project.build_dir / "feed.xml").is_file():
+        build(project, echo_unless(False), warn)
+    if rebuild:
+        import threading
+
+        from toolkit.watch import watch
+
+        def loop() -> None:
+            watch(project, lambda: build(project, echo_unless(True), warn), echo_unless(False))
+
+        threading.Thread(target=loop, daemon=True).start()
+    serve(project.build_dir, host, port)
+
+
+@main.command("watch")
+@project_option
+def watch_command(root: Path) -> None:
+    """Rebuild whenever a file in script/, voices/ or sounds/ is saved."""
+    from toolkit.watch import watch
+
+    project = Project(root)
+    say = echo_unless(False)
+    try:
+        build(project, echo_unless(True), warn)
+        say("initial build done")
+    except DramaError as exc:
+        say(f"error: {exc}")
+    watch(project, lambda: build(project, echo_unless(True), warn), say)
+
+
+@main.command("report")
+@project_option
+def report_command(root: Path) -> None:
+    """Per-episode duration, loudness, true peak, lines and words; exit 1 off target."""
+    from toolkit.master.master import report_rows
+
+    episodes = build(Project(root), echo_unless(True), warn)
+    rows = report_rows(episodes)
+    header = f"{'#':>2}  {'file':<32} {'min:s':>6} {'LUFS':>6} {'dBTP':>6} {'lines':>5} {'words':>5} {'chars':>5}"
+    click.echo(header)
+    for row, episode in zip(rows, episodes, strict=True):
+        minutes, seconds = divmod(round(row["duration"]), 60)
+        speakers = len({c for s in episode.chapter.scenes for c in _speakers(s)})
+        flag = "" if row["ok"] else "  OFF TARGET"
+        click.echo(
+            f"{row['episode']:>2}  {row['file']:<32} {minutes:>3}:{seconds:02d} {row['lufs']:>6.1f} "
+            f"{row['true_peak']:>6.1f} {row['lines']:>5} {row['words']:>5} {speakers:>5}{flag}"
+        )
+    if not all(row["ok"] for row in rows):
+        sys.exit(1)
+
+
+def _speakers(scene) -> set[str]:
+    from toolkit.script.model import Speech
+
+    return {line.character for line in scene.lines if isinstance(line, Speech)}
+
+
+@main.command("sounds")
+@project_option
+@click.argument("action", required=False, type=click.Choice(["play"]))
+@click.argument("name", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--seconds",
+    type=click.FloatRange(0.5, 600),
+    default=20.0,
+    show_default=True,
+    help="Length of a rendered bed.",
+)
+def sounds_command(
+    root: Path, action: str | None, name: str | None, output: Path | None, seconds: float
+) -> None:
+    """List the sound library, or `sounds play NAME -o file.wav` to render one."""
+    from toolkit.mix.sounds import Library, catalogue
+
+    project = Project(root)
+    library = Library(project.sounds_dir if project.sounds_dir.is_dir() else None)
+    if action is None:
+        described = {info.name: info.description for info in catalogue()}
+        for kind in ("bed", "sfx", "music"):
+            click.echo(f"{kind}:")
+            for sound in sorted(n for n in library.names() if library.kind(n) == kind):
+                origin = (
+                    f"sounds/{library.source(sound).name}" if library.source(sound) else "built-in"
+                )
+                click.echo(f"  {sound:<20} {origin:<10} {described.get(sound, '')}")
+        return
+    if not name or not output:
+        raise DramaError("usage: drama sounds play NAME -o FILE.wav")
+    if not library.has(name):
+        raise DramaError(f"unknown sound '{name}', {closest(name, sorted(library.names()))}")
+    audio = library.render(name, seconds if library.kind(name) == "bed" else None)
+    write_wav(output, audio.T)
+    click.echo(f"{output}: {len(audio) / RATE:.2f} s")
+
+
+@main.command("plot")
+@project_option
+@click.argument("chapter")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+def plot_command(root: Path, chapter: str, output: Path | None) -> None:
+    """Draw a chapter's timeline (who speaks when, beds, cues, loudness) as a PNG."""
+    from toolkit.build import mixed_chapter
+    from toolkit.mix.plot import plot_chapter
+
+    project = Project(root)
+    mixed = mixed_chapter(project, chapter, warn)
+    path = (
+        output or project.build_dir / "plots" / f"{mixed.chapter.number:02d}-{mixed.chapter.id}.png"
+    )
+    plot_chapter(mixed, path)
+    click.echo(str(path))
 
 
 @main.command("voices")
@@ -109,11 +290,7 @@ def voices_command(root: Path) -> None:
 @click.option("--direction", help="A parenthetical such as quietly or laughing.")
 def say_command(root: Path, character: str, text: str, output: Path, direction: str | None) -> None:
     """Hear one line in a character's voice (writes a WAV)."""
-    import numpy as np
-    from pedalboard.io import AudioFile
-
     from toolkit.cast import load_cast
-    from toolkit.mix.timeline import RATE
     from toolkit.script.loader import load_show
     from toolkit.script.model import Speech, Where
     from toolkit.speech.synth import Synthesizer
@@ -125,8 +302,7 @@ def say_command(root: Path, character: str, text: str, output: Path, direction: 
         raise DramaError(f"unknown character '{character}', expected one of {', '.join(voices)}")
     line = Speech(name, text, Where("<command line>", 1, 1), direction=direction)
     clip = Synthesizer(voices, Project(root).cache_dir / "speech", warn).clip(line)
-    with AudioFile(str(output), "w", RATE, 1) as f:
-        f.write(np.asarray(clip.samples, np.float32)[None, :])
+    write_wav(output, clip.samples[None, :])
     click.echo(f"{output}: {clip.seconds:.2f} s, {clip.spec.label()}")
 
 
@@ -136,3 +312,17 @@ def schema_command() -> None:
     from toolkit.script.schema import schema
 
     click.echo(json.dumps(schema(), indent=2))
+
+
+def write_wav(path: Path, audio) -> None:
+    """Write (channels, samples) float audio as a WAV via pedalboard, atomically."""
+    import io
+
+    from pedalboard.io import AudioFile
+
+    from toolkit.fsutil import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    with AudioFile(buffer, "w", RATE, audio.shape[0], format="wav") as f:
+        f.write(audio)
+    atomic_write_bytes(path, buffer.getvalue())

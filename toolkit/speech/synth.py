@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from math import gcd
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -143,16 +146,46 @@ def speak(spec: VoiceSpec, text: str, direction: str | None) -> np.ndarray:
     return level(np.concatenate(pieces[:-1]), spec.volume + gain)
 
 
-class Synthesizer:
-    """Voices lines through the cache, falling back along each character's chain."""
+def speak_or_error(spec: VoiceSpec, text: str, direction: str | None) -> np.ndarray | str:
+    """Worker entry point: the samples, or the engine's one-line complaint."""
+    try:
+        return speak(spec, text, direction)
+    except EngineError as exc:
+        return str(exc)
 
-    def __init__(self, cast: dict[str, Voice], cache_dir: Path, warn: Callable[[str], None]):
+
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """Fresh interpreters (not forks of a process that may hold engine threads)."""
+    return ProcessPoolExecutor(jobs, mp_context=get_context("spawn"))
+
+
+# Below this many lines to voice, a process pool costs more to start than it saves.
+POOL_MIN_LINES = 6
+
+
+class Synthesizer:
+    """Voices lines through the cache, in parallel, falling back along each character's chain.
+    A voice that fails is dropped for the rest of the build with one warning, and each voice
+    is tried on one line before the rest are sent, so a broken engine costs one timeout."""
+
+    def __init__(
+        self,
+        cast: dict[str, Voice],
+        cache_dir: Path,
+        warn: Callable[[str], None],
+        jobs: int | None = None,
+        pool: Executor | None = None,
+    ):
+        self.pool = pool
         self.cast = cast
         self.cache_dir = cache_dir
         self.warn = warn
+        self.jobs = jobs or os.cpu_count() or 1
         self.chains: dict[str, tuple[VoiceSpec, ...]] = {}
+        self.errors: dict[VoiceSpec, str] = {}
 
     def chain(self, character: str) -> tuple[VoiceSpec, ...]:
+        """The character's usable voices on this machine, minus any that failed this build."""
         if character not in self.chains:
             voice = self.cast[character]
             usable = resolve(voice)
@@ -165,50 +198,86 @@ class Synthesizer:
                 )
             if usable[0] != voice.chain[0]:
                 self.warn(
-                    f"{character}: {voice.chain[0].label()} is unavailable here ({_problems(voice)[0]}), using {usable[0].label()}"
+                    f"{character}: {voice.chain[0].label()} is unavailable here "
+                    f"({_problems(voice)[0]}), using {usable[0].label()}"
                 )
             self.chains[character] = usable
-        return self.chains[character]
+        return tuple(s for s in self.chains[character] if s not in self.errors)
+
+    def key(self, line: Speech) -> tuple[VoiceSpec, str]:
+        """The voice that will speak `line` and its cache key."""
+        chain = self.chain(line.character)
+        if not chain:
+            problems = "; ".join(f"{s.label()}: {e}" for s, e in self.errors.items())
+            raise DramaError(
+                f"no voice of {line.character} could speak this line ({problems})",
+                line.where.file,
+                line.where.line,
+                line.where.column,
+            )
+        return chain[0], cache_key(chain[0], line.text, line.direction)
 
     def path(self, key: str) -> Path:
         return self.cache_dir / key[:2] / f"{key}.npy"
 
-    def cached(self, line: Speech) -> Path | None:
-        """The cache file that would voice this line, if one exists."""
-        spec = self.chain(line.character)[0]
-        path = self.path(cache_key(spec, line.text, line.direction))
-        return path if path.exists() else None
+    def missing(self, lines: list[Speech]) -> list[Speech]:
+        """Lines whose clip is not in the cache, one per distinct clip."""
+        todo: dict[str, Speech] = {}
+        for line in lines:
+            _, key = self.key(line)
+            if key not in todo and not self.path(key).exists():
+                todo[key] = line
+        return list(todo.values())
 
     def clip(self, line: Speech) -> Clip:
-        """The line's clip from the cache or the first voice that can speak it. A voice that
-        fails is dropped for the rest of the build, with one warning, so an offline or broken
-        engine costs one timeout, not one per line."""
-        errors = []
-        for spec in self.chain(line.character):
-            path = self.path(cache_key(spec, line.text, line.direction))
-            if path.exists():
-                return Clip(np.load(path), spec)
-            try:
-                samples = speak(spec, line.text, line.direction)
-            except EngineError as exc:
-                errors.append(str(exc))
-                self.chains[line.character] = tuple(
-                    s for s in self.chains[line.character] if s != spec
-                )
-                if self.chains[line.character]:
-                    fallback = self.chains[line.character][0].label()
-                    self.warn(
-                        f"{line.where}: {line.character}: {exc}; using {fallback} from here on"
-                    )
+        return self.clips([line])[line]
+
+    def clips(
+        self, lines: list[Speech], progress: Callable[[int], None] | None = None
+    ) -> dict[Speech, Clip]:
+        """Every line's clip: synthesize what the cache lacks, then read all from the cache."""
+        todo = self.missing(lines)
+        while todo:
+            probes = list({self.key(line)[0]: line for line in reversed(todo)}.values())
+            failed = self._run(probes, progress)
+            if not failed:
+                self._run([line for line in todo if line not in probes], progress)
+            todo = self.missing(todo)
+        out = {}
+        for line in lines:
+            spec, key = self.key(line)
+            out[line] = Clip(np.load(self.path(key)), spec)
+        return out
+
+    def _run(self, lines: list[Speech], progress: Callable[[int], None] | None) -> bool:
+        """Voice `lines` (in a process pool when worth it); True if any voice failed."""
+        jobs = [(line, *self.key(line)) for line in lines]
+        if len(jobs) < POOL_MIN_LINES or self.jobs == 1:
+            results = (speak_or_error(spec, line.text, line.direction) for line, spec, _ in jobs)
+            return self._collect(jobs, results, progress)
+        with contextlib.ExitStack() as stack:
+            pool = self.pool or stack.enter_context(worker_pool(self.jobs))
+            futures = [
+                pool.submit(speak_or_error, spec, line.text, line.direction)
+                for line, spec, _ in jobs
+            ]
+            return self._collect(jobs, (f.result() for f in futures), progress)
+
+    def _collect(self, jobs, results, progress: Callable[[int], None] | None) -> bool:
+        failed = False
+        for (line, spec, key), result in zip(jobs, results, strict=True):
+            if isinstance(result, str):
+                failed = True
+                if spec not in self.errors:
+                    self.errors[spec] = result
+                    left = self.chain(line.character)
+                    then = f"using {left[0].label()} from here on" if left else "no voice left"
+                    self.warn(f"{line.where}: {line.character}: {result}; {then}")
                 continue
-            _save(path, samples)
-            return Clip(samples, spec)
-        raise DramaError(
-            f"no voice of {line.character} could speak this line: {'; '.join(errors) or 'none left'}",
-            line.where.file,
-            line.where.line,
-            line.where.column,
-        )
+            _save(self.path(key), result)
+            if progress:
+                progress(1)
+        return failed
 
 
 def _problems(voice: Voice) -> list[str]:
