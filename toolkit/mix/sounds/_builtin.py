@@ -1,0 +1,80 @@
+"""The built-in catalogue: rendering, caching and levelling of every procedural sound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from toolkit.mix.timeline import RATE
+
+from . import beds, music, sfx
+from ._dsp import Recipe, balance, edges, rng_for, to_peak, to_rms
+
+_RECIPES: dict[str, dict[str, Recipe]] = {
+    "bed": beds.RECIPES,
+    "music": music.RECIPES,
+    "sfx": sfx.RECIPES,
+}
+BEDS: tuple[str, ...] = tuple(sorted(beds.RECIPES))
+SFX: tuple[str, ...] = tuple(sorted(sfx.RECIPES))
+MUSIC: tuple[str, ...] = tuple(sorted(music.RECIPES))
+
+
+@dataclass(frozen=True)
+class SoundInfo:
+    name: str
+    kind: str  # 'bed' | 'sfx' | 'music'
+    description: str
+
+
+def catalogue() -> list[SoundInfo]:
+    """Every built-in sound, sorted by kind then name."""
+    infos = [
+        SoundInfo(name, kind, recipe.description)
+        for kind, recipes in _RECIPES.items()
+        for name, recipe in recipes.items()
+    ]
+    return sorted(infos, key=lambda info: (info.kind, info.name))
+
+
+def kind_of(name: str) -> str:
+    """Kind of a built-in sound; KeyError for names the library does not know."""
+    for kind, recipes in _RECIPES.items():
+        if name in recipes:
+            return kind
+    raise KeyError(name)
+
+
+def render(name: str, seconds: float | None = None) -> np.ndarray:
+    """Float32 (samples, 2) audio at RATE. Beds need `seconds` and loop to exactly that length;
+    sfx and music have their natural length and ignore it."""
+    if kind_of(name) != "bed":
+        return _one_shot(name).copy()
+    if seconds is None:
+        raise ValueError(f"bed {name!r} needs a duration in seconds")
+    return loop_to(_loop(name), round(seconds * RATE))
+
+
+def loop_to(loop: np.ndarray, n: int) -> np.ndarray:
+    """Tile a seamless loop to exactly n samples."""
+    if n < 0:
+        raise ValueError(f"negative length: {n} samples")
+    return np.tile(loop, (-(-n // len(loop)), 1))[:n]
+
+
+@cache
+def _loop(name: str) -> np.ndarray:
+    recipe = beds.RECIPES[name]
+    loop = recipe.build(rng_for(name), round(recipe.loop * RATE))
+    return to_rms(balance(loop), recipe.level).astype(np.float32)
+
+
+@cache
+def _one_shot(name: str) -> np.ndarray:
+    if name in sfx.RECIPES:
+        mono = to_peak(edges(sfx.RECIPES[name].build(rng_for(name))), -6.0)
+        return np.repeat(mono[:, None], 2, axis=1).astype(np.float32)
+    recipe = music.RECIPES[name]
+    return to_rms(edges(recipe.build(rng_for(name))), recipe.level).astype(np.float32)

@@ -1,0 +1,96 @@
+"""The user's own recordings layered over the built-in sounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pedalboard.io import AudioFile
+
+from toolkit.mix.timeline import RATE
+
+from ._builtin import catalogue, kind_of, render
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # preference order when a stem repeats
+CROSSFADE = 0.05  # seconds; long enough to hide a join, short enough not to smear it
+
+
+class Library:
+    """Built-ins plus the user's recordings in a folder (WAV/FLAC/OGG/MP3) that override
+    built-ins of the same name (file stem = name). The folder is scanned once, here."""
+
+    def __init__(self, user_dir: Path | None):
+        self._files = _scan(user_dir)
+        self._builtin = {info.name for info in catalogue()}
+        self._cache: dict[tuple[str, float | None], np.ndarray] = {}
+
+    def names(self) -> set[str]:
+        return self._builtin | set(self._files)
+
+    def kind(self, name: str) -> str:
+        """A user file takes the kind of the built-in it replaces; a new name is an sfx."""
+        if name in self._files and name not in self._builtin:
+            return "sfx"
+        return kind_of(name)
+
+    def source(self, name: str) -> Path | None:
+        """The user's file behind `name`, or None for a built-in (for cache keys)."""
+        return self._files.get(name)
+
+    def has(self, name: str) -> bool:
+        return name in self._files or name in self._builtin
+
+    def render(self, name: str, seconds: float | None = None) -> np.ndarray:
+        """Like sounds.render; a user bed is looped (or cut) to `seconds`, or kept whole
+        without it. Renders are cached per (name, seconds)."""
+        bed = self.kind(name) == "bed"
+        key = (name, seconds if bed else None)
+        if key not in self._cache:
+            self._cache[key] = self._render(name, seconds if bed else None)
+        return self._cache[key].copy()
+
+    def _render(self, name: str, seconds: float | None) -> np.ndarray:
+        if name not in self._files:
+            return render(name, seconds)
+        audio = read_audio(self._files[name])
+        return audio if seconds is None else crossfade_loop(audio, round(seconds * RATE))
+
+
+def _scan(user_dir: Path | None) -> dict[str, Path]:
+    """Audio files by stem; hidden files (e.g. macOS '._x.wav' forks) are not recordings."""
+    if user_dir is None or not Path(user_dir).is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    rank = {suffix: i for i, suffix in enumerate(AUDIO_SUFFIXES)}
+    for path in sorted(
+        Path(user_dir).iterdir(), key=lambda p: (rank.get(p.suffix.lower(), len(rank)), p)
+    ):
+        if path.suffix.lower() in rank and not path.name.startswith(".") and path.is_file():
+            found.setdefault(path.stem, path)
+    return found
+
+
+def read_audio(path: Path) -> np.ndarray:
+    """Decode with pedalboard (no ffmpeg), resample to RATE, return float32 (samples, 2)."""
+    with AudioFile(str(path)) as source, source.resampled_to(RATE) as audio:
+        data = audio.read(audio.frames)
+    if data.shape[1] == 0:
+        raise ValueError(f"{path} contains no audio")
+    stereo = np.repeat(data, 2, axis=0) if len(data) == 1 else data[:2]
+    return np.ascontiguousarray(stereo.T, dtype=np.float32)
+
+
+def crossfade_loop(audio: np.ndarray, n: int) -> np.ndarray:
+    """Repeat a recording to exactly n samples. At every join the tail fades (equal power)
+    into the head, so the loop neither clicks nor dips; the first lap starts as recorded."""
+    if n < 0:
+        raise ValueError(f"negative length: {n} samples")
+    if len(audio) >= n:
+        return audio[:n]
+    fade = min(round(CROSSFADE * RATE), len(audio) // 4)
+    angle = np.linspace(0, np.pi / 2, fade, dtype=np.float32)[:, None]
+    body = audio[: len(audio) - fade]
+    cycle = body.copy()
+    cycle[:fade] = audio[:fade] * np.sin(angle) + audio[len(audio) - fade :] * np.cos(angle)
+    laps = -(-(n - len(body)) // len(cycle))
+    return np.concatenate([body, *[cycle] * laps])[:n]
