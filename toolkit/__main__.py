@@ -1,0 +1,5 @@
+"""`python -m toolkit` is `drama`."""
+
+from toolkit.cli import main
+
+main()
