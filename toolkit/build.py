@@ -275,12 +275,13 @@ def build(
     checked = check(project)
     show = checked.show
     synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
-    todo = plan(project, checked, synth)
     if dry_run:
-        for reason in todo.reasons or ["nothing to rebuild"]:
+        for reason in plan(project, checked, synth).reasons or ["nothing to rebuild"]:
             log(reason)
         return []
     with locked(project, log), contextlib.ExitStack() as stack:
+        todo = plan(project, checked, synth)
+        sweep_temporaries(project)
         cover = cover_bytes(project, show)
         by_number = {c.number: c for c in show.chapters}
         parallel = synth.jobs > 1 and (len(todo.lines) >= POOL_MIN_LINES or len(todo.render) > 1)
@@ -324,6 +325,13 @@ def build(
         remove_stale(project.build_dir / "episodes", episodes)
     log(f"synthesized {len(todo.lines)} lines, rendered {len(todo.render)} chapters")
     return episodes
+
+
+def sweep_temporaries(project: Project) -> None:
+    """Remove temp files a killed build left behind (the lock guarantees none is in use)."""
+    for folder in (project.build_dir, project.cache_dir):
+        for path in folder.rglob(".*.tmp"):
+            path.unlink(missing_ok=True)
 
 
 def remove_stale(folder: Path, episodes: list[Episode]) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from scipy.signal import resample_poly
 
 from toolkit.cast import Voice, VoiceSpec
 from toolkit.errors import DramaError
+from toolkit.fsutil import atomic_write_bytes
 from toolkit.mix.timeline import RATE
 from toolkit.script.model import Speech
 from toolkit.speech.engine import Engine, EngineError
@@ -289,8 +290,6 @@ def _problems(voice: Voice) -> list[str]:
 
 
 def _save(path: Path, samples: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        np.save(handle, samples)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    np.save(buffer, samples)
+    atomic_write_bytes(path, buffer.getvalue())
