@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -270,9 +271,13 @@ def build(
     progress: Progress | None = None,
     jobs: int | None = None,
     dry_run: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> list[Episode]:
-    """Render the production into build/: only what changed since the last build."""
-    checked = check(project)
+    """Render the production into build/: only what changed since the last build.
+    `timings`, when given, receives the seconds each stage took."""
+    timings = {} if timings is None else timings
+    with timed(timings, "check"):
+        checked = check(project)
     show = checked.show
     synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
     if dry_run:
@@ -282,49 +287,60 @@ def build(
     with locked(project, log), contextlib.ExitStack() as stack:
         todo = plan(project, checked, synth)
         sweep_temporaries(project)
-        cover = cover_bytes(project, show)
-        by_number = {c.number: c for c in show.chapters}
         parallel = synth.jobs > 1 and (len(todo.lines) >= POOL_MIN_LINES or len(todo.render) > 1)
-        pool = stack.enter_context(worker_pool(synth.jobs)) if parallel else None
-        synth.pool = pool
-        if todo.lines:
-            tick = progress("speech", len(todo.lines)) if progress else None
-            synth.clips(todo.lines, tick)
-        if todo.render:
-            tick = progress("mix+master", len(todo.render)) if progress else None
-            sounds = project.sounds_dir if project.sounds_dir.is_dir() else None
-            jobs = []
-            for number in todo.render:
-                chapter = by_number[number]
-                files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
-                args = (
-                    project.cache_dir,
-                    chapter,
-                    todo.chapters[number],
-                    files,
-                    checked.voices,
-                    sounds,
-                )
-                jobs.append(pool.submit(render_chapter, *args) if pool else args)
-            for job in jobs:
-                if pool:
-                    job.result()
-                else:
-                    render_chapter(*job)
-                if tick:
-                    tick(1)
-        episodes = [
-            publish_chapter(project, c, todo.chapters[c.number], show, cover) for c in show.chapters
-        ]
-        from toolkit.publish.feed import render_feed
+        synth.pool = stack.enter_context(worker_pool(synth.jobs)) if parallel else None
+        with timed(timings, "speech"):
+            if todo.lines:
+                synth.clips(todo.lines, progress("speech", len(todo.lines)) if progress else None)
+        with timed(timings, "mix+master"):
+            render_all(project, checked, synth, todo, progress)
+        with timed(timings, "publish"):
+            cover = cover_bytes(project, show)
+            episodes = [
+                publish_chapter(project, c, todo.chapters[c.number], show, cover)
+                for c in show.chapters
+            ]
+            from toolkit.publish.feed import render_feed
 
-        write_if_changed(project.build_dir / "cover.jpg", cover)
-        write_if_changed(
-            project.build_dir / "feed.xml", render_feed(show, episodes, project.build_dir)
-        )
-        remove_stale(project.build_dir / "episodes", episodes)
+            write_if_changed(project.build_dir / "cover.jpg", cover)
+            feed = render_feed(show, episodes, project.build_dir)
+            write_if_changed(project.build_dir / "feed.xml", feed)
+            remove_stale(project.build_dir / "episodes", episodes)
     log(f"synthesized {len(todo.lines)} lines, rendered {len(todo.render)} chapters")
     return episodes
+
+
+def render_all(
+    project: Project, checked: Checked, synth: Synthesizer, todo: Plan, progress: Progress | None
+) -> None:
+    """Mix and master the chapters the plan names, in the worker pool when there is one."""
+    if not todo.render:
+        return
+    tick = progress("mix+master", len(todo.render)) if progress else None
+    sounds = project.sounds_dir if project.sounds_dir.is_dir() else None
+    chapters = {c.number: c for c in checked.show.chapters}
+    jobs = []
+    for number in todo.render:
+        chapter = chapters[number]
+        files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
+        args = (project.cache_dir, chapter, todo.chapters[number], files, checked.voices, sounds)
+        jobs.append(synth.pool.submit(render_chapter, *args) if synth.pool else args)
+    for job in jobs:
+        if synth.pool:
+            job.result()
+        else:
+            render_chapter(*job)
+        if tick:
+            tick(1)
+
+
+@contextmanager
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
 
 
 def sweep_temporaries(project: Project) -> None:

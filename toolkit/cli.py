@@ -95,13 +95,24 @@ def progress_bars(quiet: bool):
     help="Say what would be rebuilt and why.",
 )
 @click.option(
-    "-j", "--jobs", type=click.IntRange(1, 64), help="Synthesis processes (default: one per core)."
+    "-j", "--jobs", type=click.IntRange(1, 64), help="Worker processes (default: one per core)."
 )
-def build_command(root: Path, quiet: bool, dry_run: bool, jobs: int | None) -> None:
+@click.option(
+    "--timings",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write each stage's seconds as JSON (used by bench/).",
+)
+def build_command(
+    root: Path, quiet: bool, dry_run: bool, jobs: int | None, timings: Path | None
+) -> None:
     """Render every chapter to build/episodes/ and write build/feed.xml."""
     started = time.monotonic()
     log = echo_unless(quiet) if not dry_run else click.echo
-    episodes = build(Project(root), log, warn, progress_bars(quiet), jobs, dry_run)
+    stages: dict[str, float] = {}
+    episodes = build(Project(root), log, warn, progress_bars(quiet), jobs, dry_run, stages)
+    if timings:
+        stages["total"] = time.monotonic() - started
+        timings.write_text(json.dumps(stages, indent=2))
     if episodes and not quiet:
         total = sum(e.duration for e in episodes)
         click.echo(
