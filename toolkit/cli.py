@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,15 @@ class DramaGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted: previous outputs are intact", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # a bug: still one line; DRAMA_DEBUG=1 shows the traceback
+            if os.environ.get("DRAMA_DEBUG"):
+                raise
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc} (DRAMA_DEBUG=1 for details)", err=True
+            )
+            sys.exit(1)
 
 
 project_option = click.option(
@@ -52,6 +62,23 @@ def warn(message: str) -> None:
 @click.version_option(package_name="drama-toolkit")
 def main() -> None:
     """Turn a screenplay in YAML into a mastered, serial audio-drama podcast."""
+
+
+@main.command("new")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def new_command(folder: Path) -> None:
+    """Start a new production in FOLDER: a show, one chapter, three voices."""
+    import shutil
+    from importlib.resources import files
+
+    from toolkit.script.schema import schema
+
+    if folder.exists() and any(folder.iterdir()):
+        raise DramaError(f"{folder} is not empty, expected a new or empty folder")
+    shutil.copytree(str(files("toolkit") / "template"), folder, dirs_exist_ok=True)
+    (folder / "script" / "schema.json").write_text(json.dumps(schema(), indent=2) + "\n")
+    (folder / "build").mkdir(exist_ok=True)
+    click.echo(f"created {folder}: edit script/, then `drama build -C {folder}`")
 
 
 @main.command("check")
