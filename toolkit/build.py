@@ -24,12 +24,12 @@ from toolkit.cast import Voice, load_cast
 from toolkit.errors import DramaError
 from toolkit.fsutil import atomic_write_bytes
 from toolkit.master.episode import Episode
-from toolkit.mix.render import check_sounds
+from toolkit.mix.check import check_sounds
 from toolkit.mix.sounds import Library
 from toolkit.mix.timeline import Cue, Mark
 from toolkit.script.loader import load_show
 from toolkit.script.model import Ambience, Chapter, Music, Pause, Sfx, Show, Speech
-from toolkit.speech.synth import POOL_MIN_LINES, Synthesizer, worker_pool
+from toolkit.speech.synth import Synthesizer, worker_pool
 
 Log = Callable[[str], None]
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -284,11 +284,9 @@ def build(
         for reason in plan(project, checked, synth).reasons or ["nothing to rebuild"]:
             log(reason)
         return []
-    with locked(project, log), contextlib.ExitStack() as stack:
+    with locked(project, log):
         todo = plan(project, checked, synth)
         sweep_temporaries(project)
-        parallel = synth.jobs > 1 and (len(todo.lines) >= POOL_MIN_LINES or len(todo.render) > 1)
-        synth.pool = stack.enter_context(worker_pool(synth.jobs)) if parallel else None
         with timed(timings, "speech"):
             if todo.lines:
                 synth.clips(todo.lines, progress("speech", len(todo.lines)) if progress else None)
@@ -323,15 +321,19 @@ def render_all(
     for number in todo.render:
         chapter = chapters[number]
         files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
-        args = (project.cache_dir, chapter, todo.chapters[number], files, checked.voices, sounds)
-        jobs.append(synth.pool.submit(render_chapter, *args) if synth.pool else args)
-    for job in jobs:
-        if synth.pool:
-            job.result()
-        else:
-            render_chapter(*job)
-        if tick:
-            tick(1)
+        jobs.append(
+            (project.cache_dir, chapter, todo.chapters[number], files, checked.voices, sounds)
+        )
+    workers = min(synth.jobs, len(jobs))
+    with worker_pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        results = [pool.submit(render_chapter, *job) for job in jobs] if pool else jobs
+        for result in results:
+            if pool:
+                result.result()
+            else:
+                render_chapter(*result)
+            if tick:
+                tick(1)
 
 
 @contextmanager

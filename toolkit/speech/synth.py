@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from math import gcd
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-import pyloudnorm
 from pydub import AudioSegment
 from pydub.silence import detect_leading_silence
-from scipy.signal import resample_poly
 
 from toolkit.cast import Voice, VoiceSpec
 from toolkit.errors import DramaError
@@ -108,6 +105,8 @@ def cache_key(spec: VoiceSpec, text: str, direction: str | None) -> str:
 
 def to_samples(segment: AudioSegment) -> np.ndarray:
     """Engine audio to float32 mono at RATE with its leading and trailing silence trimmed."""
+    from scipy.signal import resample_poly  # imported on first use: slow to import
+
     segment = segment.set_channels(1)
     head = detect_leading_silence(segment, silence_threshold=-50.0, chunk_size=5)
     tail = detect_leading_silence(segment.reverse(), silence_threshold=-50.0, chunk_size=5)
@@ -121,6 +120,8 @@ def to_samples(segment: AudioSegment) -> np.ndarray:
 def level(samples: np.ndarray, gain_db: float) -> np.ndarray:
     """Bring a clip to SPEECH_LUFS (RMS for clips too short to gate), then apply `gain_db`."""
     if len(samples) >= int(0.4 * RATE):
+        import pyloudnorm
+
         loudness = pyloudnorm.Meter(RATE).integrated_loudness(samples.astype(np.float64))
     else:
         loudness = 20 * np.log10(np.sqrt(np.mean(samples**2)) + 1e-12) - 0.7
@@ -175,9 +176,7 @@ class Synthesizer:
         cache_dir: Path,
         warn: Callable[[str], None],
         jobs: int | None = None,
-        pool: Executor | None = None,
     ):
-        self.pool = pool
         self.cast = cast
         self.cache_dir = cache_dir
         self.warn = warn
@@ -256,8 +255,7 @@ class Synthesizer:
         if len(jobs) < POOL_MIN_LINES or self.jobs == 1:
             results = (speak_or_error(spec, line.text, line.direction) for line, spec, _ in jobs)
             return self._collect(jobs, results, progress)
-        with contextlib.ExitStack() as stack:
-            pool = self.pool or stack.enter_context(worker_pool(self.jobs))
+        with worker_pool(min(self.jobs, len(jobs))) as pool:
             futures = [
                 pool.submit(speak_or_error, spec, line.text, line.direction)
                 for line, spec, _ in jobs

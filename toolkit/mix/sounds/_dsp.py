@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import scipy.fft as sfft
 from pedalboard import Pedalboard, Plugin
-from scipy import signal
 
 from toolkit.mix.timeline import RATE
 
@@ -70,7 +68,7 @@ def pan(position: float | np.ndarray) -> np.ndarray:
 def band_gain(n: int, lo: float | None, hi: float | None, order: int, tilt: float) -> np.ndarray:
     """Magnitude response of a Butterworth-shaped band (plus a spectral tilt, -0.5 = pink) on
     the rfft bins of an n-sample loop; DC removed."""
-    f = sfft.rfftfreq(n, 1 / RATE)
+    f = np.fft.rfftfreq(n, 1 / RATE)
     f[0] = f[1]
     gain = np.ones_like(f)
     if hi:
@@ -88,7 +86,7 @@ def loop_filter(
 ) -> np.ndarray:
     """Band filter applied via FFT: being circular, it keeps a loop seamless (beds only)."""
     gain = band_gain(len(x), lo, hi, order, tilt).reshape(-1, *[1] * (x.ndim - 1))
-    return sfft.irfft(sfft.rfft(x.astype(np.float32), axis=0) * gain, len(x), axis=0)
+    return np.fft.irfft(np.fft.rfft(x.astype(np.float32), axis=0) * gain, len(x), axis=0)
 
 
 def loop_noise(
@@ -105,7 +103,7 @@ def loop_noise(
     gain = band_gain(n, lo, hi, order, tilt)[:, None]
     shape = (len(gain), 2)
     draw = rng.standard_normal(shape, np.float32) + 1j * rng.standard_normal(shape, np.float32)
-    return sfft.irfft(gain * draw, n, axis=0) * np.float32(np.sqrt(n / 2))
+    return np.fft.irfft(gain * draw, n, axis=0) * np.float32(np.sqrt(n / 2))
 
 
 def control(rng: np.random.Generator, n: int, lo: float, hi: float, channels: int) -> np.ndarray:
@@ -175,12 +173,16 @@ def band(
     x: np.ndarray, lo: float | None = None, hi: float | None = None, order: int = 2
 ) -> np.ndarray:
     """Causal Butterworth for one-shots: real resonances ring after the hit, never before."""
+    from scipy import signal  # imported on first use: it costs a second at start-up
+
     return signal.sosfilt(_butter(lo, hi, order), x, axis=0)
 
 
 @cache
 def _butter(lo: float | None, hi: float | None, order: int) -> np.ndarray:
     """Filter designs are reused by hundreds of clicks and clinks; design each once."""
+    from scipy import signal
+
     if lo and hi:
         return signal.butter(order, [lo, hi], "bandpass", fs=RATE, output="sos")
     if lo:
