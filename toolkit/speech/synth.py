@@ -26,7 +26,7 @@ from toolkit.speech.engine import Engine, EngineError
 from toolkit.speech.espeak import Espeak
 from toolkit.speech.flite import Flite
 from toolkit.speech.gtts import GTTS
-from toolkit.speech.piper import Piper
+from toolkit.speech.piper import THREADS_ENV, Piper
 from toolkit.speech.text import normalize, split_sentences
 
 ENGINES: dict[str, Engine] = {e.name: e for e in (Piper(), Flite(), Espeak(), GTTS())}
@@ -157,8 +157,16 @@ def speak_or_error(spec: VoiceSpec, text: str, direction: str | None) -> np.ndar
 
 
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
-    """Fresh interpreters (not forks of a process that may hold engine threads)."""
-    return ProcessPoolExecutor(jobs, mp_context=get_context("spawn"))
+    """Fresh interpreters (not forks of a process that may hold engine threads), each
+    told how many threads its engines may use so the workers share the cores."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    return ProcessPoolExecutor(
+        jobs, mp_context=get_context("spawn"), initializer=_set_threads, initargs=(threads,)
+    )
+
+
+def _set_threads(threads: int) -> None:
+    os.environ[THREADS_ENV] = str(threads)
 
 
 # Below this many lines to voice, a process pool costs more to start than it saves.
