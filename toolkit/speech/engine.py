@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 
 from pydub import AudioSegment
 
 from toolkit.cast import VoiceSpec
 
-TIMEOUT = 60.0  # seconds one line may take before the engine is declared hung
+# Seconds one engine call may take before the engine is declared hung.
+TIMEOUT = float(os.environ.get("DRAMA_ENGINE_TIMEOUT", "60"))
 
 
 class EngineError(Exception):

@@ -7,7 +7,9 @@ import io
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from math import gcd
 from multiprocessing import get_context
@@ -22,7 +24,7 @@ from toolkit.errors import DramaError
 from toolkit.fsutil import atomic_write_bytes
 from toolkit.mix.timeline import RATE
 from toolkit.script.model import Speech
-from toolkit.speech.engine import Engine, EngineError
+from toolkit.speech.engine import TIMEOUT, Engine, EngineError
 from toolkit.speech.espeak import Espeak
 from toolkit.speech.flite import Flite
 from toolkit.speech.gtts import GTTS
@@ -165,6 +167,25 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
     )
 
 
+def _outcome(future: Future) -> np.ndarray | str:
+    """A worker's answer, or why there is none: an engine that takes more than twice its
+    own timeout after the previous line, or takes its worker down, fails the line."""
+    try:
+        return future.result(timeout=2 * TIMEOUT + 10)
+    except FuturesTimeout:
+        return f"the engine hung (no answer in {2 * TIMEOUT + 10:g} s)"
+    except BrokenProcessPool:
+        return "the engine crashed its worker process"
+
+
+def _stop(pool: ProcessPoolExecutor, futures: list[Future]) -> None:
+    """Shut the pool down without waiting on a hung worker: kill what is still running."""
+    if not all(f.done() for f in futures):
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _set_threads(threads: int) -> None:
     os.environ[THREADS_ENV] = str(threads)
 
@@ -263,12 +284,15 @@ class Synthesizer:
         if len(jobs) < POOL_MIN_LINES or self.jobs == 1:
             results = (speak_or_error(spec, line.text, line.direction) for line, spec, _ in jobs)
             return self._collect(jobs, results, progress)
-        with worker_pool(min(self.jobs, len(jobs))) as pool:
+        pool, futures = worker_pool(min(self.jobs, len(jobs))), []
+        try:
             futures = [
                 pool.submit(speak_or_error, spec, line.text, line.direction)
                 for line, spec, _ in jobs
             ]
-            return self._collect(jobs, (f.result() for f in futures), progress)
+            return self._collect(jobs, (_outcome(f) for f in futures), progress)
+        finally:
+            _stop(pool, futures)
 
     def _collect(self, jobs, results, progress: Callable[[int], None] | None) -> bool:
         failed = False
