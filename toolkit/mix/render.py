@@ -6,15 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pedalboard import (
-    Compressor,
-    Distortion,
-    Gain,
-    HighpassFilter,
-    LowpassFilter,
-    Pedalboard,
-    Reverb,
-)
+from pedalboard import Compressor, Distortion, Pedalboard, Reverb
+from scipy.signal import butter, ellip, sosfilt
 
 from toolkit.cast import Voice
 from toolkit.errors import DramaError
@@ -29,32 +22,44 @@ GAP_SAME = 0.55  # the same speaker going on
 GAP_SHIFT = 0.8  # narration to dialogue and back
 SCENE_GAP = 1.4
 TAIL = 2.0
-BED_FADE = 1.5  # bed fade in/out and crossfade between scenes
-BED_GAIN_DB = -2.0
+BED_FADE = 1.5  # bed fade in/out, and crossfade centred on each scene change
+BED_GAIN_DB = -4.0  # unducked beds ~9-12 LU under dialogue, ~20 LU once ducked
 DUCK_DB = -10.0  # beds and music under speech
-ATTACK, RELEASE, LOOKAHEAD = 0.08, 0.45, 0.06
+# Look-ahead longer than the attack: the bed is down before the first word. The hold bridges
+# the gaps of a conversation so the bed doesn't pump between lines; in a pause it comes back.
+ATTACK, HOLD, RELEASE, LOOKAHEAD = 0.04, 0.45, 0.3, 0.08
+BLOCK = RATE // 100  # the duck envelope is computed per 10 ms
 SFX_ADVANCE = 0.6  # the next line may start once this share of an effect has played
-ROOMS = {
+BUSES = ("voice", "fx", "music", "bed")
+
+
+@dataclass(frozen=True)
+class Room:
+    """A scene's acoustics. `wet` is pedalboard's wet_level for a mono source on both inputs
+    (the direct sound is added apart, at unity); `tail` is how long the reverb may ring."""
+
+    size: float
+    damping: float
+    wet: float
+    width: float
+    tail: float
+
+
+ROOMS: dict[str, Room | None] = {
     "none": None,
-    "small": Reverb(room_size=0.2, damping=0.7, wet_level=0.1, dry_level=0.92, width=0.7),
-    "medium": Reverb(room_size=0.4, damping=0.6, wet_level=0.14, dry_level=0.9, width=0.85),
-    "large": Reverb(room_size=0.75, damping=0.4, wet_level=0.2, dry_level=0.85, width=1.0),
-    "outdoor": Reverb(room_size=0.08, damping=0.9, wet_level=0.04, dry_level=0.97, width=1.0),
+    "small": Room(0.2, 0.7, 0.04, 0.7, 0.6),
+    "medium": Room(0.4, 0.6, 0.06, 0.85, 1.0),
+    "large": Room(0.75, 0.4, 0.09, 1.0, 2.0),
+    "outdoor": Room(0.08, 0.9, 0.015, 1.0, 0.3),
 }
-TREATMENTS = {
-    # Off-screen: quieter, darker, further into the room.
-    "O.S.": Pedalboard([LowpassFilter(2500.0), Gain(-7.0)]),
-    # Telephone band: what a phone line or a speaker lets through.
-    "FILTERED": Pedalboard(
-        [
-            HighpassFilter(400.0),
-            LowpassFilter(3200.0),
-            Compressor(threshold_db=-24.0, ratio=4.0),
-            Distortion(drive_db=6.0),
-            Gain(-4.0),
-        ]
-    ),
-}
+# Off-screen: heard from down the hall or next door, so through a bigger space, with less
+# direct sound (the reverb stays, which is what makes it sound far) and fewer highs.
+OFFSTAGE_ROOM = {"small": "large", "medium": "large"}
+OFFSTAGE_DB, OFFSTAGE_LOWPASS = -9.0, 1800.0
+# Telephone: squashed and a little driven, then through an elliptic band-pass steep enough
+# that next to nothing is left below 300 Hz or above 3.5 kHz.
+PHONE_BAND, PHONE_DB = (340.0, 3100.0), 4.0  # makeup: squashing and band-limiting cost ~8 LU
+PHONE_FILTER = ellip(6, 1.0, 60.0, PHONE_BAND, "bandpass", fs=RATE, output="sos")
 
 
 @dataclass(frozen=True)
@@ -63,82 +68,170 @@ class Placed:
 
     start: int
     audio: np.ndarray  # float32 (n, 2)
-    bus: str  # 'voice', 'fx', 'music' or 'bed'
+    bus: str  # 'voice', 'fx' or 'music' (beds are laid out apart)
 
 
-def pan(mono: np.ndarray, position: float) -> np.ndarray:
-    """Constant-power pan: -1 left, 0 centre, 1 right."""
+@dataclass(frozen=True)
+class Bed:
+    """An ambience from `switch` seconds (the middle of the crossfade into it) to the next."""
+
+    name: str
+    switch: float
+    scene: str
+
+
+def gain(db: float) -> np.float32:
+    return np.float32(10 ** (db / 20))
+
+
+def pan_gains(position: float) -> np.ndarray:
+    """Constant-power pan law, -1 left .. 1 right: L² + R² = 1 wherever the source sits."""
     angle = (position + 1.0) * np.pi / 4.0
-    return np.stack([mono * np.cos(angle), mono * np.sin(angle)], axis=1).astype(np.float32)
+    return np.array([np.cos(angle), np.sin(angle)], np.float32)
 
 
-def process(board: Pedalboard | Reverb | None, stereo: np.ndarray, tail: float = 0.0) -> np.ndarray:
-    """Run a pedalboard chain over (n, 2) audio, keeping `tail` seconds of ring-out."""
-    if board is None:
-        return stereo
-    padded = np.concatenate([stereo, np.zeros((int(tail * RATE), 2), np.float32)])
-    return board(padded.T.copy(), RATE).T.astype(np.float32)
+def place(mono: np.ndarray, position: float, room: str, direct_db: float = 0.0) -> np.ndarray:
+    """A mono source at `position` in `room`: the panned direct sound plus the room's reverb,
+    steered to the same side at equal power so reflections don't pull the image to the centre."""
+    sides = pan_gains(position)
+    direct = mono[:, None] * (sides * gain(direct_db))
+    spec = ROOMS[room]
+    if spec is None:
+        return direct
+    out = reverb(mono, spec) * (sides * np.float32(np.sqrt(2.0)))
+    out[: len(mono)] += direct
+    return out
+
+
+def reverb(mono: np.ndarray, room: Room) -> np.ndarray:
+    """The room's wet signal alone, rung out for room.tail seconds; the last 0.2 s fades so
+    cutting the tail there is inaudible."""
+    padded = np.concatenate([mono, np.zeros(int(room.tail * RATE), np.float32)])
+    board = Reverb(
+        room_size=room.size,
+        damping=room.damping,
+        wet_level=room.wet,
+        dry_level=0.0,
+        width=room.width,
+    )
+    wet = board(np.stack([padded, padded]), RATE).T.astype(np.float32)
+    k = min(len(wet), RATE // 5)
+    wet[-k:] *= np.linspace(1.0, 0.0, k, dtype=np.float32)[:, None]
+    return wet
+
+
+def lowpass(mono: np.ndarray, freq: float) -> np.ndarray:
+    """12 dB/octave: pedalboard's LowpassFilter is only first order, too gentle to darken."""
+    return sosfilt(butter(2, freq, "lowpass", fs=RATE, output="sos"), mono).astype(np.float32)
+
+
+def phone(mono: np.ndarray) -> np.ndarray:
+    """What a phone line or a small speaker lets through."""
+    board = Pedalboard([Compressor(threshold_db=-24.0, ratio=4.0), Distortion(drive_db=6.0)])
+    driven = board(mono[None, :].astype(np.float32), RATE)[0]
+    return sosfilt(PHONE_FILTER, driven).astype(np.float32) * gain(PHONE_DB)
 
 
 def treat_speech(samples: np.ndarray, line: Speech, voice: Voice, room: str) -> np.ndarray:
-    """V.O. stays dry and centred; in-scene dialogue sits in the room at the voice's pan."""
+    """V.O. is the storyteller at the listener's ear: dry and centred. In-scene lines sit at the
+    character's place in the room; O.S. further off, FILTERED through the line (dry)."""
     if line.ext == "V.O.":
-        return pan(samples, 0.0)
-    stereo = pan(samples, voice.pan)
-    if line.ext in TREATMENTS:
-        stereo = process(TREATMENTS[line.ext], stereo)
-    reverb = ROOMS["large" if line.ext == "O.S." and room != "outdoor" else room]
-    return process(reverb, stereo, tail=0.8)
+        return place(samples, 0.0, "none")
+    if line.ext == "O.S.":
+        dark = lowpass(samples, OFFSTAGE_LOWPASS)
+        return place(dark, voice.pan, OFFSTAGE_ROOM.get(room, room), OFFSTAGE_DB)
+    if line.ext == "FILTERED":
+        return place(phone(samples), voice.pan, "none")
+    return place(samples, voice.pan, room)
 
 
-def fade(n: int, seconds: float, fade_in: bool = True, fade_out: bool = True) -> np.ndarray:
-    """Equal-power fade envelope of n samples, so crossfaded beds keep their level."""
-    env = np.ones(n, np.float32)
-    k = min(int(seconds * RATE), n // 2)
-    if k:
-        ramp = np.sin(np.linspace(0, np.pi / 2, k, dtype=np.float32))
-        if fade_in:
-            env[:k] = ramp
-        if fade_out:
-            env[-k:] = ramp[::-1]
+def ramp(k: int) -> np.ndarray:
+    """Quarter sine: paired with its reverse, an equal-power crossfade (sin² + cos² = 1)."""
+    return np.sin(np.linspace(0.0, np.pi / 2, k, dtype=np.float32))
+
+
+def lay_beds(beds: list[Bed], n: int, library) -> tuple[np.ndarray, list[Cue]]:
+    """Render each bed for its stretch of the timeline, fading in from the chapter start,
+    crossfading at each switch and fading out at the end."""
+    switches = [round(bed.switch * RATE) for bed in beds] + [n]
+    spans = np.diff(switches)
+    full = round(BED_FADE * RATE)
+    # Fades are shortened so that neighbouring crossfades never overlap.
+    fades = [min(full, spans[0] // 2)]
+    fades += [min(full, spans[i - 1], spans[i]) for i in range(1, len(beds))]
+    fades += [min(full, spans[-1] // 2)]
+    out = np.zeros((n, 2), np.float32)
+    cues = []
+    for i, bed in enumerate(beds):
+        a = 0 if i == 0 else switches[i] - fades[i] // 2
+        b = n if i == len(beds) - 1 else switches[i + 1] - fades[i + 1] // 2 + fades[i + 1]
+        env = np.ones(b - a, np.float32)
+        env[: fades[i]] = ramp(fades[i])
+        env[b - a - fades[i + 1] :] = ramp(fades[i + 1])[::-1]
+        audio = library.render(bed.name, (b - a) / RATE)[: b - a]
+        out[a:b] += audio * (env * gain(BED_GAIN_DB))[:, None]
+        cues.append(Cue(a / RATE, b / RATE, "bed", bed.name, bed.scene))
+    return out, cues
+
+
+def follow(target: np.ndarray) -> np.ndarray:
+    """One-pole envelope follower of a 0/1 target per block, with its own attack and release."""
+    up, down = np.exp(-BLOCK / RATE / ATTACK), np.exp(-BLOCK / RATE / RELEASE)
+    env = np.empty(len(target))
+    level = 0.0
+    for i, want in enumerate(target.tolist()):
+        coeff = up if want > level else down
+        level = coeff * level + (1.0 - coeff) * want
+        env[i] = level
     return env
 
 
-def duck_gain(active: np.ndarray, n: int) -> np.ndarray:
-    """Gain curve that dips DUCK_DB wherever `active` (per 10 ms block) is set, with attack,
-    release and a little look-ahead so the bed is already down when a word starts."""
-    block = RATE // 100
-    shift = int(LOOKAHEAD * 100)
-    target = np.concatenate([active[shift:], np.zeros(shift, bool)]).astype(np.float32)
-    attack, release = np.exp(-0.01 / ATTACK), np.exp(-0.01 / RELEASE)
-    env = np.empty_like(target)
-    level = 0.0
-    for i, want in enumerate(target):
-        coeff = attack if want > level else release
-        level = coeff * level + (1 - coeff) * want
-        env[i] = level
-    gain = 10 ** (DUCK_DB * env / 20)
-    return np.repeat(gain, block)[:n].astype(np.float32)
+def duck_gain(cues: list[Cue], n: int) -> np.ndarray:
+    """Per-sample gain for beds and music: DUCK_DB under speech, reached by the first word,
+    held through short gaps, released in pauses; interpolated so the gain never steps."""
+    blocks = n // BLOCK + 2
+    target = np.zeros(blocks, bool)
+    per_second = RATE / BLOCK
+    for cue in cues:
+        if cue.kind == "speech":
+            start = max(0, int((cue.start - LOOKAHEAD) * per_second))
+            target[start : int((cue.end + HOLD) * per_second) + 1] = True
+    curve = (10 ** (DUCK_DB * follow(target) / 20)).astype(np.float32)
+    steps = np.arange(BLOCK, dtype=np.float32) / BLOCK
+    return (curve[:-1, None] + np.diff(curve)[:, None] * steps).ravel()[:n]
 
 
 class Layout:
-    """Walks a chapter's lines, placing each on the timeline and noting cues and marks."""
+    """Walks a chapter's lines, placing each on the timeline and noting cues, beds and marks."""
 
     def __init__(self, clips: dict[Speech, np.ndarray], voices: dict[str, Voice], library):
         self.clips, self.voices, self.library = clips, voices, library
         self.placed: list[Placed] = []
         self.cues: list[Cue] = []
-        self.beds: list[tuple[str, float, str]] = []  # (sound, start, scene)
+        self.beds: list[Bed] = []
+        self.scene_starts: list[float] = []
         self.t = LEAD_IN
         self.last_speech: Speech | None = None
-        self.last_end = 0.0
+        self.last_start = self.last_end = 0.0  # the previous line or sound
 
     def put(self, start: float, audio: np.ndarray, bus: str) -> None:
         self.placed.append(Placed(int(round(start * RATE)), audio, bus))
 
+    def bed(self, name: str, switch: float, scene: str) -> None:
+        """A bed from `switch` on. One switched to before anything played replaces the last;
+        the same bed again simply carries on (crossfading it into itself would swell)."""
+        if self.beds and switch <= self.beds[-1].switch:
+            self.beds.pop()
+        if not self.beds or self.beds[-1].name != name:
+            self.beds.append(Bed(name, switch, scene))
+
     def scene(self, scene: Scene) -> None:
-        self.beds.append((scene.ambience, max(0.0, self.t - SCENE_GAP / 2), scene.id))
+        switch = self.t - SCENE_GAP / 2 if self.scene_starts else 0.0
+        opening = self.t
+        self.scene_starts.append(switch)
+        self.bed(scene.ambience, switch, scene.id)
         self.last_speech = None
+        self.last_start = self.last_end = self.t
         for line in scene.lines:
             if isinstance(line, Speech):
                 self.speech(line, scene)
@@ -149,91 +242,84 @@ class Layout:
             elif isinstance(line, Music):
                 self.sound(line.name, line.volume, 0.0, "music", scene, 1.0)
             elif isinstance(line, Ambience):
-                self.beds.append((line.name, self.t, scene.id))
+                # Before anything has played it replaces the scene's bed rather than following it.
+                self.bed(line.name, self.t if self.t > opening else switch, scene.id)
         self.t += SCENE_GAP
 
-    def speech(self, line: Speech, scene: Scene) -> None:
+    def speech_start(self, line: Speech) -> float:
+        """An overlapping line cuts in before the previous line or sound ends (not before it
+        started); any other waits a gap that depends on who spoke last."""
+        if line.overlap:
+            return max(self.last_start, self.last_end - line.overlap)
         previous = self.last_speech
         if previous is None:
-            start = self.t
-        elif line.overlap:
-            start = max(self.last_end - line.overlap, self.last_end - self.clip_seconds(previous))
-        else:
-            shift = (previous.ext == "V.O.") != (line.ext == "V.O.")
-            same = previous.character == line.character
-            gap = GAP_SHIFT if shift else GAP_SAME if same else GAP_REPLY
-            start = max(self.t, self.last_end + gap)
+            return self.t
+        shift = (previous.ext == "V.O.") != (line.ext == "V.O.")
+        same = previous.character == line.character
+        gap = GAP_SHIFT if shift else GAP_SAME if same else GAP_REPLY
+        return max(self.t, self.last_end + gap)
+
+    def speech(self, line: Speech, scene: Scene) -> None:
         samples = self.clips[line]
-        self.put(
-            start, treat_speech(samples, line, self.voices[line.character], scene.room), "voice"
-        )
+        start = self.speech_start(line)
+        voice = self.voices[line.character]
+        self.put(start, treat_speech(samples, line, voice, scene.room), "voice")
         end = start + len(samples) / RATE
         self.cues.append(Cue(start, end, "speech", line.character, scene.id, line.text))
-        self.last_speech, self.last_end = line, end
+        self.last_speech = line
+        # An interjection that ends first doesn't let the next line in under the long one.
+        self.last_start, self.last_end = start, max(self.last_end, end)
         self.t = max(self.t, end)
-
-    def clip_seconds(self, line: Speech) -> float:
-        return len(self.clips[line]) / RATE
 
     def sound(
         self, name: str, volume: float, position: float, bus: str, scene: Scene, advance: float
     ) -> None:
         if self.last_speech is not None:
             self.t = max(self.t, self.last_end + GAP_REPLY)
-        audio = self.library.render(name) * np.float32(10 ** (volume / 20))
+        audio = self.library.render(name) * gain(volume)
+        seconds = len(audio) / RATE  # the sound itself; its reverb tail may run on
         if bus == "fx":
-            mono = audio.mean(axis=1)
-            audio = process(ROOMS[scene.room], pan(mono, position), tail=0.6)
-        seconds = len(audio) / RATE
+            audio = place(audio.mean(axis=1), position, scene.room)
         self.put(self.t, audio, bus)
-        self.cues.append(
-            Cue(self.t, self.t + seconds, "sfx" if bus == "fx" else bus, name, scene.id)
-        )
+        kind = "sfx" if bus == "fx" else bus
+        self.cues.append(Cue(self.t, self.t + seconds, kind, name, scene.id))
+        self.last_start = self.t
         self.t += seconds * advance
         self.last_end = max(self.last_end, self.t)
+
+
+def render_stems(
+    chapter: Chapter, clips: dict[Speech, np.ndarray], voices: dict[str, Voice], library
+) -> tuple[dict[str, np.ndarray], MixedChapter]:
+    """The chapter's buses (BUSES, float32 stereo at RATE, beds and music already ducked under
+    speech) and the MixedChapter whose audio is their sum: stems to measure, a mix to master."""
+    layout = Layout(clips, voices, library)
+    for scene in chapter.scenes:
+        layout.scene(scene)
+    ends = [p.start / RATE + len(p.audio) / RATE for p in layout.placed]
+    total = max([layout.t, *ends]) + TAIL
+    n = int(round(total * RATE))
+    stems = {bus: np.zeros((n, 2), np.float32) for bus in BUSES if bus != "bed"}
+    for item in layout.placed:
+        stems[item.bus][item.start : item.start + len(item.audio)] += item.audio
+    stems["bed"], bed_cues = lay_beds(layout.beds, n, library)
+    duck = duck_gain(layout.cues, n)[:, None]
+    stems["bed"] *= duck
+    stems["music"] *= duck
+    audio = stems["voice"] + stems["fx"] + stems["music"] + stems["bed"]
+    bounds = [*layout.scene_starts, n / RATE]
+    marks = tuple(
+        Mark(bounds[i], bounds[i + 1], scene.title) for i, scene in enumerate(chapter.scenes)
+    )
+    cues = sorted(layout.cues + bed_cues, key=lambda c: (c.start, c.kind, c.name))
+    return stems, MixedChapter(chapter, audio, tuple(cues), marks)
 
 
 def mix_chapter(
     chapter: Chapter, clips: dict[Speech, np.ndarray], voices: dict[str, Voice], library
 ) -> MixedChapter:
     """Place every line of `chapter` and mix the buses into float32 stereo at RATE."""
-    layout = Layout(clips, voices, library)
-    starts = []
-    for scene in chapter.scenes:
-        starts.append(layout.t if starts else 0.0)
-        layout.scene(scene)
-    end_of_content = max([layout.t] + [p.start / RATE + len(p.audio) / RATE for p in layout.placed])
-    total = end_of_content + TAIL
-    n = int(round(total * RATE))
-    buses = {name: np.zeros((n, 2), np.float32) for name in ("voice", "fx", "music", "bed")}
-    for item in layout.placed:
-        stop = min(n, item.start + len(item.audio))
-        buses[item.bus][item.start : stop] += item.audio[: stop - item.start]
-    cues = list(layout.cues)
-    for index, (name, start, scene_id) in enumerate(layout.beds):
-        stop = layout.beds[index + 1][1] + BED_FADE if index + 1 < len(layout.beds) else total
-        a, b = int(start * RATE), min(n, int(stop * RATE))
-        bed = library.render(name, (b - a) / RATE) * fade(b - a, BED_FADE)[:, None]
-        buses["bed"][a:b] += bed * np.float32(10 ** (BED_GAIN_DB / 20))
-        cues.append(Cue(a / RATE, b / RATE, "bed", name, scene_id))
-    active = speech_blocks(cues, n)
-    gain = duck_gain(active, n)[:, None]
-    audio = buses["voice"] + buses["fx"] + (buses["music"] + buses["bed"]) * gain
-    marks = [
-        Mark(start, starts[i + 1] if i + 1 < len(starts) else total, scene.title)
-        for i, (start, scene) in enumerate(zip(starts, chapter.scenes, strict=True))
-    ]
-    cues.sort(key=lambda c: (c.start, c.kind, c.name))
-    return MixedChapter(chapter, audio, tuple(cues), tuple(marks))
-
-
-def speech_blocks(cues: list[Cue], n: int) -> np.ndarray:
-    """Per 10 ms block: is anyone speaking?"""
-    active = np.zeros(n // (RATE // 100) + 1, bool)
-    for cue in cues:
-        if cue.kind == "speech":
-            active[int(cue.start * 100) : int(cue.end * 100) + 1] = True
-    return active
+    return render_stems(chapter, clips, voices, library)[1]
 
 
 def check_sounds(chapter: Chapter, library) -> None:
