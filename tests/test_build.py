@@ -112,7 +112,7 @@ def test_one_line_edit_redoes_one_line_and_one_chapter(built: Path, tmp_path: Pa
         "build/episodes/01-one.mp3",
         "build/episodes/01-one.vtt",
         "build/episodes/01-one.srt",
-        "build/episodes/01-one.chapters.json",  # the second scene now starts later
+        "build/episodes/01-one.chapters.json",  # the last scene now ends later
         "build/feed.xml",
     }
 

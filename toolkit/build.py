@@ -35,6 +35,7 @@ Log = Callable[[str], None]
 Progress = Callable[[str, int], Callable[[int], None]]
 # The code that shapes a chapter's audio: editing it invalidates mastered chapters.
 AUDIO_CODE = ("mix", "master")
+NOT_AUDIO_CODE = ("plot.py", "check.py", "tags.py", "transcripts.py", "cover.py", "episode.py")
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def _code_hash() -> str:
     package = Path(toolkit.__file__).parent
     for stage in AUDIO_CODE:
         for path in sorted((package / stage).rglob("*.py")):
-            digest.update(path.read_bytes())
+            if path.name not in NOT_AUDIO_CODE:
+                digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
