@@ -60,7 +60,7 @@ PHONE_BAND, PHONE_DB = (340.0, 3100.0), 4.0  # makeup: squashing and band-limiti
 PHONE_FILTER = ellip(6, 1.0, 60.0, PHONE_BAND, "bandpass", fs=RATE, output="sos")
 
 
-ONSET_DB, ONSET_LEAD = 20.0, 0.05  # where a cue says a line starts: see audible_onset
+ONSET_DB, ONSET_LEAD = 20.0, 0.02  # where a cue says a line starts: see audible_onset
 
 
 @dataclass(frozen=True)
