@@ -216,15 +216,15 @@ def report_command(root: Path) -> None:
 
     episodes = build(Project(root), echo_unless(True), warn)
     rows = report_rows(episodes)
-    header = f"{'#':>2}  {'file':<32} {'min:s':>6} {'LUFS':>6} {'dBTP':>6} {'lines':>5} {'words':>5} {'chars':>5}"
+    header = f"{'#':>2}  {'file':<32} {'min:s':>6} {'LUFS':>6} {'dBTP':>6} {'lines':>5} {'words':>5}  characters"
     click.echo(header)
     for row, episode in zip(rows, episodes, strict=True):
         minutes, seconds = divmod(round(row["duration"]), 60)
-        speakers = len({c for s in episode.chapter.scenes for c in _speakers(s)})
+        speakers = ", ".join(sorted({c for s in episode.chapter.scenes for c in _speakers(s)}))
         flag = "" if row["ok"] else "  OFF TARGET"
         click.echo(
             f"{row['episode']:>2}  {row['file']:<32} {minutes:>3}:{seconds:02d} {row['lufs']:>6.1f} "
-            f"{row['true_peak']:>6.1f} {row['lines']:>5} {row['words']:>5} {speakers:>5}{flag}"
+            f"{row['true_peak']:>6.1f} {row['lines']:>5} {row['words']:>5}  {speakers}{flag}"
         )
     if not all(row["ok"] for row in rows):
         sys.exit(1)
