@@ -60,9 +60,10 @@ def write_ogg(audio: np.ndarray, path: Path) -> Path:
 
 
 def decode(data: bytes) -> np.ndarray:
-    """Encoded bytes back to (samples, channels) float32: to measure what listeners get."""
+    """Encoded bytes back to (samples, channels) float32: to measure what listeners get.
+    A transposed view of the decoder's (channels, samples) buffer, which the meters use as is."""
     with AudioFile(io.BytesIO(data)) as f:
-        return f.read(f.frames).T.copy()
+        return f.read(f.frames).T
 
 
 def _encode(audio: np.ndarray, fmt: str, **options: object) -> bytes:

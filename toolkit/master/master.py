@@ -21,8 +21,8 @@ from toolkit.master.loudness import (
     LIMITER_HEADROOM_DB,
     LUFS_TOLERANCE,
     TARGET_LUFS,
+    Leveler,
     integrated_lufs,
-    normalize,
     true_peak_db,
 )
 from toolkit.master.tags import tag_mp3
@@ -48,10 +48,12 @@ class Mastered(NamedTuple):
 
 def master_audio(audio: np.ndarray) -> Mastered:
     """Normalize and encode; if the decoded MP3 misses the targets, shift the loudness aim
-    and add limiter headroom by what was missed and redo (normal speech passes first time)."""
+    and add limiter headroom by what was missed and redo (normal speech passes first time).
+    The input is analysed once; a redo reuses that and pays mostly for the encode."""
+    leveler = Leveler(audio)
     target, headroom = TARGET_LUFS, LIMITER_HEADROOM_DB
     for _ in range(_MAX_ENCODES):
-        normalized = normalize(audio, target, CEILING_DB, headroom)
+        normalized = leveler.level(target, CEILING_DB - headroom)
         mp3 = encode_mp3(normalized)
         decoded = decode(mp3)
         lufs, peak = integrated_lufs(decoded), true_peak_db(decoded)
