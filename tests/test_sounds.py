@@ -180,7 +180,7 @@ def test_user_file_is_resampled_to_44100_and_made_stereo(tmp_path):
     write(tmp_path / "thunder.flac", 0.5 * np.sin(2 * np.pi * 440 * t), 22050)
     library = Library(tmp_path)
     assert "thunder" in library.names() and library.kind("thunder") == "sfx"
-    x = library.render("thunder", 5.0)
+    x = library.render("thunder")  # an effect plays at its own length
     assert abs(len(x) - RATE) <= 2 and x.shape[1] == 2
     assert abs(dominant_hz(x[:, 1]) - 440) < 3
 
@@ -219,3 +219,16 @@ def test_user_file_preference_and_hidden_files(tmp_path):
 def test_package_exports_exactly_the_public_api():
     assert set(sounds.__all__) == {"BEDS", "SFX", "MUSIC", "SoundInfo", "catalogue", "render",
                                    "Library"}  # fmt: skip
+
+
+def test_a_new_recording_can_be_a_bed(tmp_path) -> None:
+    """sounds/rain.wav (no built-in of that name) serves as a bed, looped to length."""
+    from toolkit.mix.sounds.library import Library as UserLibrary
+
+    t = np.arange(RATE) / RATE
+    with AudioFile(str(tmp_path / "rain.wav"), "w", RATE, 1) as f:
+        f.write((0.1 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)[None, :])
+    library = UserLibrary(tmp_path)
+    assert library.fits("rain", "bed") and library.fits("rain", "sfx")
+    assert not library.fits("kitchen", "sfx")
+    assert library.render("rain", 3.5).shape == (round(3.5 * RATE), 2)

@@ -27,7 +27,7 @@ def wanted_sounds(chapter: Chapter) -> list[tuple[str, str, Where]]:
 def check_sounds(chapter: Chapter, library: Library) -> None:
     """Every sound the chapter names must exist as the right kind (a bed, an effect, music)."""
     for name, kind, where in wanted_sounds(chapter):
-        if library.has(name) and library.kind(name) == kind:
+        if library.fits(name, kind):
             continue
         found = (
             f"'{name}' is a {library.kind(name)}"

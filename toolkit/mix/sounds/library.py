@@ -33,6 +33,13 @@ class Library:
             return "sfx"
         return kind_of(name)
 
+    def fits(self, name: str, kind: str) -> bool:
+        """Can `name` be used as a bed, sfx or music cue? A recording with a new name can be
+        any of them; one that replaces a built-in keeps that built-in's kind."""
+        if name in self._files and name not in self._builtin:
+            return True
+        return self.has(name) and self.kind(name) == kind
+
     def source(self, name: str) -> Path | None:
         """The user's file behind `name`, or None for a built-in (for cache keys)."""
         return self._files.get(name)
@@ -41,12 +48,12 @@ class Library:
         return name in self._files or name in self._builtin
 
     def render(self, name: str, seconds: float | None = None) -> np.ndarray:
-        """Like sounds.render; a user bed is looped (or cut) to `seconds`, or kept whole
-        without it. Renders are cached per (name, seconds)."""
-        bed = self.kind(name) == "bed"
-        key = (name, seconds if bed else None)
+        """Like sounds.render; a recording is looped (or cut) to `seconds` when given (as for
+        a bed), or kept whole without it. Renders are cached per (name, seconds)."""
+        timed = self.kind(name) == "bed" or name in self._files
+        key = (name, seconds if timed else None)
         if key not in self._cache:
-            self._cache[key] = self._render(name, seconds if bed else None)
+            self._cache[key] = self._render(name, key[1])
         return self._cache[key].copy()
 
     def _render(self, name: str, seconds: float | None) -> np.ndarray:
