@@ -49,16 +49,18 @@ class Espeak(Engine):
 
     @functools.cache  # noqa: B019 - one engine object per process
     def voices(self) -> tuple[str, ...]:
+        """Languages (lowercased) and each English one with each variant (`en-us+f2`)."""
         data = _library()[2]
-        languages = [p.name.lower() for p in (data / "lang").rglob("*") if p.is_file()]
-        variants = [p.name for p in (data / "voices" / "!v").iterdir()]
-        return tuple(sorted(languages)) + tuple(
-            f"{lang}+{v}" for lang in ("en", "en-us", "en-gb") for v in sorted(variants)
-        )
+        languages = sorted(p.name.lower() for p in (data / "lang").rglob("*") if p.is_file())
+        variants = sorted(p.name for p in (data / "voices" / "!v").iterdir())
+        english = [lang for lang in languages if lang in ("en", "en-us")]
+        return tuple(languages) + tuple(f"{lang}+{v}" for lang in english for v in variants)
 
     def accepts(self, voice: str) -> bool:
+        """Case-insensitive, as espeak-ng's own voice lookup."""
         language, _, variant = voice.lower().partition("+")
-        return language in self.voices() and (not variant or f"en+{variant}" in self.voices())
+        known = {name.lower() for name in self.voices()}
+        return language in known and (not variant or f"en+{variant}" in known)
 
     def synthesize(self, text: str, spec: VoiceSpec, timeout: float = TIMEOUT) -> AudioSegment:
         lib, rate, _ = _library()
