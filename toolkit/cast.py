@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from toolkit.errors import DramaError
 from toolkit.script import nodes
@@ -13,6 +17,11 @@ from toolkit.script.model import Show
 ENGINES = ["piper", "flite", "espeak", "gtts"]
 VOICE_KEYS = ["engine", "voice", "rate", "pitch", "volume", "pan", "options", "fallback"]
 FALLBACK_KEYS = ["engine", "voice", "rate", "pitch", "volume", "options"]
+# The options each engine reads (see docs/script-format.md); flite takes any --setf feature.
+OPTIONS = {"piper": [], "espeak": [], "gtts": ["tld"]}
+_FEATURE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DOMAIN = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
+MAX_FEATURE = 100_000.0  # flite features are seconds, Hz and ratios: far below this
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ def load_cast(project: Path, show: Show) -> dict[str, Voice]:
     for character in show.cast:
         path = voice_file(project, character)
         name = relative(path, project)
-        if not path.exists():
+        if not os.path.exists(path):  # never raises, even for a name too long to exist
             raise DramaError(
                 f"no voice for {character}, expected a voice file (engine, voice) here", name, 1, 1
             )
@@ -59,7 +68,7 @@ def load_cast(project: Path, show: Show) -> dict[str, Voice]:
     return cast
 
 
-def _voice(name: str, node, character: str) -> Voice:
+def _voice(name: str, node: yaml.Node, character: str) -> Voice:
     fields = nodes.Fields(name, node, "voice")
     fields.check(VOICE_KEYS, ["engine", "voice"])
     chain = [_spec(name, fields)]
@@ -80,17 +89,64 @@ def _spec(name: str, fields: nodes.Fields) -> VoiceSpec:
     pitch = num("pitch", -12.0, 12.0, 0.0)
     if engine == "piper" and pitch:
         raise nodes.fail(name, fields["pitch"], "pitch: piper has no pitch control, expected 0")
-    options: tuple[tuple[str, str], ...] = ()
-    if "options" in fields:
-        opts = nodes.Fields(name, fields["options"], "options")
-        options = tuple(
-            sorted((k, nodes.text(name, v, f"option {k}")) for k, v in opts.values.items())
-        )
     return VoiceSpec(
         engine=engine,
-        voice=nodes.text(name, fields["voice"], "voice"),
+        voice=_voice_name(name, fields["voice"], engine),
         rate=num("rate", 0.5, 2.0, 1.0),
         pitch=pitch,
         volume=num("volume", -20.0, 12.0, 0.0),
-        options=options,
+        options=_options(name, fields["options"], engine) if "options" in fields else (),
     )
+
+
+def _voice_name(name: str, node: yaml.Node, engine: str) -> str:
+    """A voice the engine has, so a typo fails `drama check` instead of every build falling
+    back. The lists ship with the toolkit (espeak's with its pip package), so a script that
+    checks on one machine checks on all."""
+    # Imported here: the engines import this module for VoiceSpec.
+    from toolkit.speech.engine import EngineError
+    from toolkit.speech.synth import ENGINES as ENGINE_OBJECTS
+
+    voice = nodes.text(name, node, "voice")
+    known = ENGINE_OBJECTS[engine]
+    try:
+        if known.accepts(voice):
+            return voice
+        options = list(known.voices())
+    except (ImportError, OSError, EngineError):
+        return voice  # the engine cannot list its voices here; synthesis will say why
+    hint = nodes.closest(voice, options, shown=8)
+    raise nodes.fail(name, node, f"voice: {engine} has no voice '{voice}', {hint}")
+
+
+def _options(name: str, node: yaml.Node, engine: str) -> tuple[tuple[str, str], ...]:
+    """Only options the engine reads, with values it can use: flite would crash on a
+    non-number, and gTTS puts `tld` into the address it calls."""
+    fields = nodes.Fields(name, node, "options")
+    if engine == "flite":
+        return tuple(sorted(_feature(name, fields, key) for key in fields.values))
+    if fields.key_nodes and not OPTIONS[engine]:
+        first = next(iter(fields.key_nodes))
+        raise nodes.fail(
+            name, fields.key_nodes[first], f"options: {engine} takes none, found '{first}'"
+        )
+    fields.check(OPTIONS[engine])
+    return tuple(sorted((key, _domain(name, value, key)) for key, value in fields.values.items()))
+
+
+def _feature(name: str, fields: nodes.Fields, key: str) -> tuple[str, str]:
+    if not _FEATURE.fullmatch(key):
+        raise nodes.fail(
+            name, fields.key_nodes[key], f"options: expected a flite feature name, found '{key}'"
+        )
+    value = nodes.number(name, fields[key], f"option {key}", -MAX_FEATURE, MAX_FEATURE)
+    return key, repr(value)
+
+
+def _domain(name: str, node: yaml.Node, key: str) -> str:
+    text = nodes.text(name, node, f"option {key}")
+    if not _DOMAIN.fullmatch(text):
+        raise nodes.fail(
+            name, node, f"option {key}: expected a domain ending such as co.uk, found '{text}'"
+        )
+    return text

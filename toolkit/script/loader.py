@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -46,7 +48,27 @@ MODIFIERS = {
     "ambience": [],
     "music": ["volume"],
 }
+ALL_MODIFIERS = {key for keys in MODIFIERS.values() for key in keys}
 MAX_PAUSE = 30.0
+# Deeper than any script needs (a line sits 5 levels down); PyYAML composes recursively.
+MAX_DEPTH = 32
+COVER_SUFFIXES = (".jpg", ".jpeg", ".png")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# PyYAML's wording of common mistakes, said as what was found and what was expected.
+_YAML_PROBLEMS = {
+    "mapping values are not allowed here": "found ':' inside a value, expected the value in "
+    "quotes or the key indented like its siblings",
+    "found character '\\t' that cannot start any token": "found a tab character, expected "
+    "spaces (YAML indents with spaces)",
+    "found unexpected end of stream": "found the end of the file, expected a closing quote",
+    "but found another document": "found a second document ('---'), expected one per file",
+    "expected <block end>, but found ':'": "found ':' without a key, expected key: value",
+    "expected <block end>, but found '<block": "found a line indented unlike the ones "
+    "around it, expected the same indentation for items of one list or mapping",
+    "expected <block end>, but found '<scalar>'": "found more text after a complete value, "
+    "expected a new key or item (is a quote above left open?)",
+}
+_FLOW = re.compile(r"expected ',' or '([\]}])', but got '(.*)'")
 
 
 def relative(path: Path, root: Path) -> str:
@@ -57,14 +79,35 @@ def relative(path: Path, root: Path) -> str:
         return path.name
 
 
+class _Composer(yaml.SafeLoader):
+    """Builds the node tree, refusing nesting deeper than MAX_DEPTH before Python's own
+    recursion limit would turn it into a crash."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        if self.depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"found values nested more than {MAX_DEPTH} levels deep, expected a shallow script",
+                self.peek_event().start_mark,
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def read_yaml(path: Path, name: str) -> yaml.Node:
     """Parse one YAML file to a node tree, turning every failure into a located DramaError."""
-    if path.is_dir():
-        raise DramaError("expected a YAML file, found a directory", name, 1, 1)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise DramaError("file not found", name, 1, 1) from None
+        raise DramaError("file not found, expected a YAML file here", name, 1, 1) from None
+    except IsADirectoryError:
+        raise DramaError("expected a YAML file, found a directory", name, 1, 1) from None
     except OSError as exc:
         raise DramaError(f"cannot read file ({exc.strerror})", name, 1, 1) from None
     try:
@@ -77,20 +120,49 @@ def read_yaml(path: Path, name: str) -> yaml.Node:
             f"byte 0x{byte:02x} is not UTF-8, expected UTF-8 text", name, line, column
         ) from None
     try:
-        node = yaml.compose(source, Loader=yaml.SafeLoader)
+        composer = _Composer(source)  # checks for unprintable characters right away
+        try:
+            node = composer.get_single_node()
+        finally:
+            composer.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or "invalid YAML"
-        if "\t" in problem or "'\\t'" in problem:
-            problem = "a tab character; YAML indents with spaces"
-        context = f" {exc.context}" if exc.context else ""
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise DramaError(f"invalid YAML{context}: {problem}", name, line, column) from None
-    except yaml.YAMLError as exc:
-        raise DramaError(f"invalid YAML: {exc}", name, 1, 1) from None
+        raise _yaml_error(exc, name) from None
+    except yaml.reader.ReaderError as exc:
+        line = source.count("\n", 0, exc.position) + 1
+        column = exc.position - (source.rfind("\n", 0, exc.position) + 1) + 1
+        raise DramaError(
+            f"invalid YAML: control character U+{exc.character:04X}, expected printable text",
+            name,
+            line,
+            column,
+        ) from None
     if node is None:
         raise DramaError("the file is empty, expected a mapping of keys", name, 1, 1)
     return node
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, name: str) -> DramaError:
+    """Say what was found and expected, where the mistake is: at the opening quote or bracket
+    when the file ended inside one."""
+    problem = exc.problem or "invalid YAML"
+    opened = exc.context_mark
+    at_end = "end of stream" in problem or "<stream end>" in problem
+    mark = (opened if at_end else None) or exc.problem_mark or opened
+    flow = _FLOW.search(problem)
+    if flow and opened:
+        close = flow[1]
+        start = "[" if close == "]" else "{"
+        said = (
+            f"found the end of the file, expected '{close}' to close this '{start}'"
+            if at_end
+            else f"found '{flow[2]}' inside the '{start}' opened at line {opened.line + 1}, "
+            f"expected ',' or '{close}'"
+        )
+    else:
+        said = next((v for k, v in _YAML_PROBLEMS.items() if k in problem), None)
+        said = said or problem + (f" ({exc.context})" if exc.context else "")
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return DramaError(f"invalid YAML: {said}", name, line, column)
 
 
 def load_show(project: Path) -> Show:
@@ -103,11 +175,7 @@ def load_show(project: Path) -> Show:
     def text(key: str, default: str = "") -> str:
         return nodes.text(name, fields[key], f"show {key}") if key in fields else default
 
-    base_url = text("base_url")
-    if not base_url.startswith(("http://", "https://")) or len(base_url) < 10 or " " in base_url:
-        raise nodes.fail(
-            name, fields["base_url"], f"show base_url: expected an http(s) URL, found '{base_url}'"
-        )
+    base_url = _base_url(name, fields["base_url"])
     cast = _cast(name, fields["cast"])
     narrator = text("narrator")
     if narrator not in cast:
@@ -120,15 +188,10 @@ def load_show(project: Path) -> Show:
     start, every = (
         _schedule(name, fields["schedule"]) if "schedule" in fields else (date(2026, 1, 1), 7)
     )
-    cover = text("cover") or None
-    files = nodes.sequence(name, fields["chapters"], "show chapters")
-    if not files:
-        raise nodes.fail(
-            name, fields["chapters"], "show chapters: expected at least one chapter file"
-        )
+    cover = _cover(name, fields["cover"], script_dir) if "cover" in fields else None
+    paths = _chapter_paths(name, fields["chapters"], script_dir)
     chapters = []
-    for number, item in enumerate(files, start=1):
-        path = _chapter_path(name, item, script_dir)
+    for number, path in enumerate(paths, start=1):
         release = start + timedelta(days=every * (number - 1))
         chapters.append(
             _chapter(path, relative(path, project), number, release, set(cast), narrator)
@@ -170,7 +233,7 @@ def _cast(name: str, node: yaml.Node) -> dict[str, str]:
             )
         cast[key] = nodes.text(name, value, f"cast {key}")
     if not cast:
-        raise nodes.fail(name, node, "show cast: expected at least one character")
+        raise nodes.fail(name, node, "show cast: expected at least one character, found none")
     return cast
 
 
@@ -178,7 +241,7 @@ def _owner(name: str, node: yaml.Node) -> tuple[str, str]:
     fields = nodes.Fields(name, node, "show owner")
     fields.check(["name", "email"], ["name", "email"])
     email = nodes.text(name, fields["email"], "owner email")
-    if "@" not in email:
+    if not EMAIL.fullmatch(email):
         raise nodes.fail(
             name, fields["email"], f"owner email: expected an email address, found '{email}'"
         )
@@ -196,32 +259,84 @@ def _schedule(name: str, node: yaml.Node) -> tuple[date, int]:
     return nodes.day(name, fields["start"], "schedule start"), every
 
 
-def _chapter_path(name: str, node: yaml.Node, script_dir: Path) -> Path:
-    file = nodes.text(name, node, "show chapters")
-    path = script_dir / file
-    inside = script_dir.resolve()
-    if Path(file).is_absolute() or inside not in path.resolve().parents:
+def _base_url(name: str, node: yaml.Node) -> str:
+    url = nodes.text(name, node, "show base_url")
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed '[' of an IPv6 host
+        valid = False
+    if not valid or any(char.isspace() for char in url):
         raise nodes.fail(
             name,
             node,
-            f"show chapters: '{file}' is outside script/, expected a file name in script/",
+            f"show base_url: expected an http(s) URL such as https://example.com/show/, "
+            f"found {nodes.describe(node)}",
         )
-    if not path.exists():
-        raise nodes.fail(name, node, f"show chapters: file '{file}' not found in script/")
+    return url
+
+
+def _inside(name: str, node: yaml.Node, script_dir: Path, what: str) -> Path:
+    """A file named relative to script/ that stays inside it (no '..', no absolute path)."""
+    file = nodes.text(name, node, what)
+    path = script_dir / file
+    try:
+        inside = not Path(file).is_absolute() and script_dir.resolve() in path.resolve().parents
+        exists = path.exists()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise nodes.fail(
+            name, node, f"{what}: cannot use {nodes.describe(node)} ({exc.strerror})"
+        ) from None
+    if not inside:
+        raise nodes.fail(
+            name, node, f"{what}: '{file}' is outside script/, expected a file name in script/"
+        )
+    if not exists:
+        raise nodes.fail(name, node, f"{what}: file '{file}' not found in script/")
     return path
 
 
+def _chapter_paths(name: str, node: yaml.Node, script_dir: Path) -> list[Path]:
+    """The chapter files in order: each inside script/, existing, and listed once."""
+    items = nodes.sequence(name, node, "show chapters")
+    if not items:
+        raise nodes.fail(
+            name, node, "show chapters: expected at least one chapter file, found none"
+        )
+    paths = [_inside(name, item, script_dir, "show chapters") for item in items]
+    inside = script_dir.resolve()
+    _unique(
+        [
+            (path.resolve().relative_to(inside).as_posix(), nodes.where(name, item))
+            for path, item in zip(paths, items, strict=True)
+        ],
+        "chapter",
+    )
+    return paths
+
+
+def _cover(name: str, node: yaml.Node, script_dir: Path) -> str:
+    path = _inside(name, node, script_dir, "show cover")
+    if path.suffix.lower() not in COVER_SUFFIXES or not path.is_file():
+        raise nodes.fail(
+            name,
+            node,
+            f"show cover: expected a JPEG or PNG file in script/, found {nodes.describe(node)}",
+        )
+    return path.relative_to(script_dir).as_posix()
+
+
 def _unique(items: list[tuple[str, Where]], what: str) -> None:
-    seen: set[str] = set()
+    first: dict[str, Where] = {}
     for value, at in items:
-        if value in seen:
+        if value in first:
             raise DramaError(
-                f"duplicate {what} '{value}', expected each to be unique",
+                f"duplicate {what} '{value}', expected each to be unique (first at {first[value]})",
                 at.file,
                 at.line,
                 at.column,
             )
-        seen.add(value)
+        first[value] = at
 
 
 def _chapter(
@@ -231,7 +346,9 @@ def _chapter(
     fields.check(CHAPTER_KEYS, ["id", "title", "scenes"])
     scene_nodes = nodes.sequence(name, fields["scenes"], "chapter scenes")
     if not scene_nodes:
-        raise nodes.fail(name, fields["scenes"], "chapter scenes: expected at least one scene")
+        raise nodes.fail(
+            name, fields["scenes"], "chapter scenes: expected at least one scene, found none"
+        )
     scenes = tuple(_scene(name, node, cast, narrator) for node in scene_nodes)
     _unique([(s.id, s.where) for s in scenes], "scene id")
     return Chapter(
@@ -255,7 +372,9 @@ def _scene(name: str, node: yaml.Node, cast: set[str], narrator: str) -> Scene:
     fields.check(SCENE_KEYS, ["id", "setting", "ambience", "lines"])
     lines = nodes.sequence(name, fields["lines"], "scene lines")
     if not lines:
-        raise nodes.fail(name, fields["lines"], "scene lines: expected at least one line")
+        raise nodes.fail(
+            name, fields["lines"], "scene lines: expected at least one line, found none"
+        )
     scene_id = nodes.ident(name, fields["id"], "scene id")
     return Scene(
         id=scene_id,
@@ -281,8 +400,14 @@ def _line(name: str, node: yaml.Node, cast: set[str], narrator: str) -> Line:
         expected = f"one of {', '.join(CUE_KEYS)} or a character ({', '.join(characters)})"
         if not fields.key_nodes:
             raise nodes.fail(name, node, f"line: empty, expected {expected}")
+        first = next(iter(fields.key_nodes))
+        if not mains and all(k in ALL_MODIFIERS for k in fields.values):
+            raise nodes.fail(
+                name,
+                fields.key_nodes[first],
+                f"line: '{first}' without a line, expected {expected}",
+            )
         if not mains:
-            first = next(iter(fields.key_nodes))
             hint = nodes.closest(first, CUE_KEYS + characters)
             raise nodes.fail(name, fields.key_nodes[first], f"line: unknown key '{first}', {hint}")
         raise nodes.fail(
@@ -326,7 +451,7 @@ def _line(name: str, node: yaml.Node, cast: set[str], narrator: str) -> Line:
             raise nodes.fail(
                 name,
                 value,
-                f"pause: expected seconds above 0 and at most {MAX_PAUSE:g}, found {seconds:g}",
+                f"pause: expected seconds above 0 and at most {MAX_PAUSE:g}, found {nodes.describe(value)}",
             )
         return Pause(seconds, at)
     volume = (

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import unicodedata
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 from toolkit.errors import DramaError
 from toolkit.script.model import Where
+from toolkit.speech.text import SPOKEN_SYMBOLS
 
-_constructor = yaml.SafeLoader("")
 MAX_TEXT = 4000
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-# Typographic punctuation writers paste in; the speech stage normalizes it before synthesis.
-_TYPOGRAPHY = set("\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00b4\u2032")
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_TAG = "tag:yaml.org,2002:"
+# Scalar types a script may hold; other tags (!!binary, !!python/..., !custom) are refused.
+_SCALAR_TAGS = {
+    _TAG + "str": "text",
+    _TAG + "int": "whole number",
+    _TAG + "float": "number",
+    _TAG + "timestamp": "date",
+    _TAG + "bool": "true or false",
+    _TAG + "null": "null",
+}
+_AS_WRITTEN = {_TAG + t for t in ("str", "int", "float", "timestamp")}
+# What a constructor raises on a malformed scalar: '!!int abc', '!!bool maybe', '2026-02-30'.
+_CONSTRUCTION_ERRORS = (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError)
 
 
 def where(file: str, node: yaml.Node) -> Where:
@@ -59,11 +71,16 @@ class Fields:
             key = str(key_node.value)
             if key in self.values:
                 # YAML would silently keep the last one.
-                raise fail(file, key_node, f"{what}: duplicate key '{key}'")
+                first = where(file, self.key_nodes[key])
+                raise fail(
+                    file,
+                    key_node,
+                    f"{what}: duplicate key '{key}', expected each key once (first at {first})",
+                )
             self.values[key] = value_node
             self.key_nodes[key] = key_node
 
-    def check(self, allowed: list[str], required: list[str] = ()) -> None:
+    def check(self, allowed: Sequence[str], required: Sequence[str] = ()) -> None:
         for key, node in self.key_nodes.items():
             if key not in allowed:
                 raise fail(
@@ -71,7 +88,11 @@ class Fields:
                 )
         for key in required:
             if key not in self.values:
-                raise fail(self.file, self.node, f"{self.what}: missing key '{key}'")
+                raise fail(
+                    self.file,
+                    self.node,
+                    f"{self.what}: missing key '{key}', expected all of {', '.join(required)}",
+                )
 
     def __contains__(self, key: str) -> bool:
         return key in self.values
@@ -80,9 +101,14 @@ class Fields:
         return self.values[key]
 
 
-def closest(word: str, options: list[str]) -> str:
+def closest(word: str, options: list[str], shown: int | None = None) -> str:
+    """'did you mean X?' for a near miss, else the options (the first `shown` of a long list)."""
     match = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
-    return f"did you mean '{match[0]}'?" if match else "expected one of " + ", ".join(options)
+    if match:
+        return f"did you mean '{match[0]}'?"
+    if shown is None or len(options) <= shown:
+        return "expected one of " + ", ".join(options)
+    return f"expected one of {', '.join(options[:shown])}, ... ({len(options)} in all)"
 
 
 def sequence(file: str, node: yaml.Node, what: str) -> list[yaml.Node]:
@@ -94,15 +120,33 @@ def sequence(file: str, node: yaml.Node, what: str) -> list[yaml.Node]:
 def _scalar(file: str, node: yaml.Node, what: str, expected: str) -> object:
     if not isinstance(node, yaml.ScalarNode):
         raise fail(file, node, f"{what}: expected {expected}, found {describe(node)}")
-    return _constructor.construct_object(node)
+    if node.tag not in _SCALAR_TAGS:
+        tag = node.tag.replace(_TAG, "!!")
+        raise fail(file, node, f"{what}: expected {expected}, found a value tagged {tag}")
+    try:
+        # A fresh constructor each time: a shared one remembers every node it ever built.
+        return SafeConstructor().construct_object(node)
+    except _CONSTRUCTION_ERRORS:
+        kind = _SCALAR_TAGS[node.tag]
+        raise fail(
+            file, node, f"{what}: expected {expected}, found {describe(node)}, not a valid {kind}"
+        ) from None
 
 
 def text(file: str, node: yaml.Node, what: str, *, speakable: bool = False) -> str:
-    """A non-empty string. Speakable text is also checked for characters no engine can say."""
-    value = _scalar(file, node, what, "text")
-    if value is None or isinstance(value, bool | date):
-        raise fail(file, node, f"{what}: expected text, found {describe(node)}")
-    value = str(value).strip()
+    """A non-empty string, exactly as written. Speakable text is also checked for characters
+    no engine can say, and must hold at least one word."""
+    if not (isinstance(node, yaml.ScalarNode) and node.tag in _AS_WRITTEN):
+        value = _scalar(file, node, what, "text")  # true, false or null: the rest raised
+        # YAML reads a bare yes/no/on/off as true/false, not as the word.
+        hint = (
+            ""
+            if value is None
+            else f", which YAML reads as {str(value).lower()} (put it in quotes to mean the word)"
+        )
+        raise fail(file, node, f"{what}: expected text, found {describe(node)}{hint}")
+    # As written, even where YAML sees a number or date: '10:30' would be 630, '3.10' 3.1.
+    value = node.value.strip()
     if not value:
         raise fail(file, node, f"{what}: expected text, found an empty string")
     if len(value) > MAX_TEXT:
@@ -118,6 +162,13 @@ def text(file: str, node: yaml.Node, what: str, *, speakable: bool = False) -> s
             w = where(file, node)
             column = w.column + index if "\n" not in node.value and node.style is None else w.column
             raise DramaError(f"{what}: {problem}", file, w.line, column)
+    if speakable and not any(char.isalnum() for char in value):
+        raise fail(
+            file,
+            node,
+            f"{what}: nothing to speak in {describe(node)}, expected words "
+            "(use pause: for a silence)",
+        )
     return value
 
 
@@ -126,7 +177,7 @@ def _bad_char(char: str, speakable: bool) -> str | None:
     category = unicodedata.category(char)
     if category in ("Cc", "Cf", "Co", "Cs") and char not in "\n\t":
         return f"control character U+{code:04X} in text, expected printable text"
-    if not speakable or code < 0x250 or char in _TYPOGRAPHY or char.isspace():
+    if not speakable or code < 0x250 or char in SPOKEN_SYMBOLS or char.isspace():
         return None
     name = unicodedata.name(char, f"U+{code:04X}")
     return f"character '{char}' ({name}) cannot be spoken, expected Latin-script text"
@@ -134,7 +185,7 @@ def _bad_char(char: str, speakable: bool) -> str | None:
 
 def ident(file: str, node: yaml.Node, what: str) -> str:
     value = _scalar(file, node, what, "an id")
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise fail(
             file,
             node,
@@ -145,15 +196,12 @@ def ident(file: str, node: yaml.Node, what: str) -> str:
 
 def number(file: str, node: yaml.Node, what: str, low: float, high: float) -> float:
     value = _scalar(file, node, what, f"a number from {low:g} to {high:g}")
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # A comparison, not math.isfinite(): NaN fails it too, and a 400-digit int can't overflow.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise fail(
             file,
             node,
             f"{what}: expected a number from {low:g} to {high:g}, found {describe(node)}",
-        )
-    if not math.isfinite(value) or not low <= value <= high:
-        raise fail(
-            file, node, f"{what}: expected a number from {low:g} to {high:g}, found {value!r}"
         )
     return float(value)
 
@@ -178,7 +226,7 @@ def boolean(file: str, node: yaml.Node, what: str) -> bool:
 
 def day(file: str, node: yaml.Node, what: str) -> date:
     value = _scalar(file, node, what, "a date (YYYY-MM-DD)")
-    if not isinstance(value, date):
+    if not isinstance(value, date) or isinstance(value, datetime):
         raise fail(file, node, f"{what}: expected a date (YYYY-MM-DD), found {describe(node)}")
     return value
 

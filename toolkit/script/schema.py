@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from toolkit.script.loader import (
     CUE_KEYS,
+    EMAIL,
     MAX_PAUSE,
     MODIFIERS,
     ROOMS,
@@ -52,10 +53,11 @@ SHOW_TYPES = {
     "explicit": {"type": "boolean"},
     "type": {"enum": ["serial", "episodic"]},
     "season": {"type": "integer", "minimum": 1},
-    "base_url": {"type": "string", "pattern": "^https?://"},
+    "base_url": {"type": "string", "pattern": "^https?://[^\\s/]+[^\\s]*$"},
+    "cover": {"type": "string", "pattern": "\\.([Jj][Pp][Ee]?[Gg]|[Pp][Nn][Gg])$"},
     "owner": {
         "type": "object",
-        "properties": {"name": TEXT, "email": {"type": "string", "pattern": "@"}},
+        "properties": {"name": TEXT, "email": {"type": "string", "pattern": f"^{EMAIL.pattern}$"}},
         "required": ["name", "email"],
         "additionalProperties": False,
     },
