@@ -232,3 +232,12 @@ def test_a_new_recording_can_be_a_bed(tmp_path) -> None:
     assert library.fits("rain", "bed") and library.fits("rain", "sfx")
     assert not library.fits("kitchen", "sfx")
     assert library.render("rain", 3.5).shape == (round(3.5 * RATE), 2)
+
+
+def test_disk_cache_gives_the_same_audio(tmp_path) -> None:
+    cached = Library(None, tmp_path)
+    first = cached.render("kitchen", 2.0)
+    assert list(tmp_path.glob("kitchen-*.npy"))
+    again = Library(None, tmp_path).render("kitchen", 2.0)
+    assert np.array_equal(first, again)
+    assert np.array_equal(first, Library(None).render("kitchen", 2.0))

@@ -162,7 +162,7 @@ def render_chapter(
     from toolkit.mix.render import mix_chapter
 
     clips = {line: np.load(path) for line, path in clip_files.items()}
-    mixed = mix_chapter(chapter, clips, voices, Library(sounds_dir))
+    mixed = mix_chapter(chapter, clips, voices, Library(sounds_dir, cache_dir / "sounds"))
     done = master_audio(mixed.audio)
     folder = cache_dir / "chapters"
     facts = {

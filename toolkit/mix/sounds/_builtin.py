@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -50,11 +52,29 @@ def kind_of(name: str) -> str:
 def render(name: str, seconds: float | None = None) -> np.ndarray:
     """Float32 (samples, 2) audio at RATE. Beds need `seconds` and loop to exactly that length;
     sfx and music have their natural length and ignore it."""
+    return shape(name, base(name), seconds)
+
+
+def base(name: str) -> np.ndarray:
+    """What a sound is made from: a bed's seamless loop, or the whole effect or cue."""
+    return _loop(name) if kind_of(name) == "bed" else _one_shot(name)
+
+
+def shape(name: str, audio: np.ndarray, seconds: float | None) -> np.ndarray:
+    """A fresh copy of `base(name)` audio, looped to `seconds` for a bed."""
     if kind_of(name) != "bed":
-        return _one_shot(name).copy()
+        return audio.copy()
     if seconds is None:
         raise ValueError(f"bed {name!r} needs a duration in seconds")
-    return loop_to(_loop(name), round(seconds * RATE))
+    return loop_to(audio, round(seconds * RATE))
+
+
+def version() -> str:
+    """Fingerprint of the code that draws the built-ins, for caching their audio on disk."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def loop_to(loop: np.ndarray, n: int) -> np.ndarray:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from pedalboard.io import AudioFile
 
+from toolkit.fsutil import atomic_write_bytes
 from toolkit.mix.timeline import RATE
 
-from ._builtin import catalogue, kind_of, render
+from ._builtin import base, catalogue, kind_of, shape, version
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # preference order when a stem repeats
 CROSSFADE = 0.05  # seconds; long enough to hide a join, short enough not to smear it
@@ -19,7 +21,8 @@ class Library:
     """Built-ins plus the user's recordings in a folder (WAV/FLAC/OGG/MP3) that override
     built-ins of the same name (file stem = name). The folder is scanned once, here."""
 
-    def __init__(self, user_dir: Path | None):
+    def __init__(self, user_dir: Path | None, cache_dir: Path | None = None):
+        self._cache_dir = cache_dir
         self._files = _scan(user_dir)
         self._builtin = {info.name for info in catalogue()}
         self._cache: dict[tuple[str, float | None], np.ndarray] = {}
@@ -58,9 +61,23 @@ class Library:
 
     def _render(self, name: str, seconds: float | None) -> np.ndarray:
         if name not in self._files:
-            return render(name, seconds)
+            return shape(name, self._builtin_base(name), seconds)
         audio = read_audio(self._files[name])
         return audio if seconds is None else crossfade_loop(audio, round(seconds * RATE))
+
+    def _builtin_base(self, name: str) -> np.ndarray:
+        """A built-in's loop or one-shot, kept on disk when there is a cache folder: drawing
+        the beds costs seconds that every fresh build process would otherwise repeat."""
+        if self._cache_dir is None:
+            return base(name)
+        path = self._cache_dir / f"{name}-{version()}.npy"
+        if path.exists():
+            return np.load(path)
+        audio = base(name)
+        buffer = io.BytesIO()
+        np.save(buffer, audio)
+        atomic_write_bytes(path, buffer.getvalue())
+        return audio
 
 
 def _scan(user_dir: Path | None) -> dict[str, Path]:
