@@ -83,6 +83,7 @@ def check(project: Project) -> Checked:
     library = Library(project.sounds_dir if project.sounds_dir.is_dir() else None)
     for chapter in show.chapters:
         check_sounds(chapter, library)
+    user_cover(project, show)
     return Checked(show, voices, library)
 
 
@@ -232,17 +233,26 @@ def write_if_changed(path: Path, data: bytes) -> Path:
     return path
 
 
-def cover_bytes(project: Project, show: Show) -> bytes:
-    """The show's cover: the user's file (checked), or one drawn from title and author."""
-    from toolkit.master.cover import load_cover, make_cover
+def user_cover(project: Project, show: Show) -> bytes | None:
+    """The show's own cover checked (square, 1400-3000 px, JPEG or PNG), or None."""
+    from toolkit.master.cover import load_cover
 
-    if show.cover is not None:
-        path = project.root / "script" / show.cover
-        if not path.is_file():
-            raise DramaError(
-                f"show cover: file '{show.cover}' not found in script/", show.file, 1, 1
-            )
-        return load_cover(path)
+    if show.cover is None:
+        return None
+    name = f"script/{show.cover}"
+    try:
+        return load_cover(project.root / name)
+    except DramaError as exc:
+        raise DramaError(exc.message.replace(str(project.root / name), name), name, 1, 1) from None
+
+
+def cover_bytes(project: Project, show: Show) -> bytes:
+    """The show's cover: the user's file, or one drawn from title and author (cached)."""
+    from toolkit.master.cover import make_cover
+
+    own = user_cover(project, show)
+    if own is not None:
+        return own
     key = hashlib.sha256(json.dumps([show.title, show.author]).encode()).hexdigest()
     cached = project.cache_dir / "covers" / f"{key}.jpg"
     if not cached.exists():

@@ -3,6 +3,10 @@ Kept apart from the mixer so checking a script stays quick to start."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pedalboard.io import AudioFile
+
 from toolkit.errors import DramaError
 from toolkit.mix.sounds import Library
 from toolkit.script.model import Ambience, Chapter, Music, Sfx, Where
@@ -28,6 +32,8 @@ def check_sounds(chapter: Chapter, library: Library) -> None:
     """Every sound the chapter names must exist as the right kind (a bed, an effect, music)."""
     for name, kind, where in wanted_sounds(chapter):
         if library.fits(name, kind):
+            if library.source(name) is not None:
+                check_recording(library.source(name))
             continue
         found = (
             f"'{name}' is a {library.kind(name)}"
@@ -41,3 +47,24 @@ def check_sounds(chapter: Chapter, library: Library) -> None:
             where.line,
             where.column,
         )
+
+
+def check_recording(path: Path) -> None:
+    """A user's recording must sit inside sounds/ (no links out of the project) and decode."""
+    name = f"sounds/{path.name}"
+    if path.parent.resolve() not in path.resolve().parents:
+        raise DramaError(
+            "links outside sounds/, expected a recording inside the project", name, 1, 1
+        )
+    try:
+        with AudioFile(str(path)) as audio:
+            if audio.frames <= 0:
+                raise ValueError("no audio in it")
+    except Exception as exc:  # pedalboard raises several types for files it can't read
+        reason = str(exc).split("\n")[0].replace(str(path), name)
+        raise DramaError(
+            f"cannot decode audio ({reason}), expected a WAV, FLAC, OGG or MP3 recording",
+            name,
+            1,
+            1,
+        ) from None
