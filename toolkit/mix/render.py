@@ -316,11 +316,14 @@ def render_stems(
     stems = {bus: np.zeros((n, 2), np.float32) for bus in BUSES if bus != "bed"}
     for item in layout.placed:
         stems[item.bus][item.start : item.start + len(item.audio)] += item.audio
+    layout.placed.clear()  # the clips now live in the buses; a chapter's worth of memory
     stems["bed"], bed_cues = lay_beds(layout.beds, n, library)
     duck = duck_gain(layout.cues, n)[:, None]
     stems["bed"] *= duck
     stems["music"] *= duck
-    audio = stems["voice"] + stems["fx"] + stems["music"] + stems["bed"]
+    audio = stems["voice"].copy()
+    for bus in ("fx", "music", "bed"):
+        audio += stems[bus]  # in place: no chapter-length temporaries
     bounds = [*layout.scene_starts, n / RATE]
     marks = tuple(
         Mark(bounds[i], bounds[i + 1], scene.title) for i, scene in enumerate(chapter.scenes)

@@ -25,7 +25,7 @@ class Library:
         self._cache_dir = cache_dir
         self._files = _scan(user_dir)
         self._builtin = {info.name for info in catalogue()}
-        self._cache: dict[tuple[str, float | None], np.ndarray] = {}
+        self._cache: dict[str, np.ndarray] = {}
 
     def names(self) -> set[str]:
         return self._builtin | set(self._files)
@@ -52,18 +52,16 @@ class Library:
 
     def render(self, name: str, seconds: float | None = None) -> np.ndarray:
         """Like sounds.render; a recording is looped (or cut) to `seconds` when given (as for
-        a bed), or kept whole without it. Renders are cached per (name, seconds)."""
-        timed = self.kind(name) == "bed" or name in self._files
-        key = (name, seconds if timed else None)
-        if key not in self._cache:
-            self._cache[key] = self._render(name, key[1])
-        return self._cache[key].copy()
-
-    def _render(self, name: str, seconds: float | None) -> np.ndarray:
+        a bed), or kept whole without it. What a sound is made from (a bed's loop, a decoded
+        recording) is kept per name; the chapter-length results are not."""
+        if name not in self._cache:
+            self._cache[name] = (
+                read_audio(self._files[name]) if name in self._files else self._builtin_base(name)
+            )
+        audio = self._cache[name]
         if name not in self._files:
-            return shape(name, self._builtin_base(name), seconds)
-        audio = read_audio(self._files[name])
-        return audio if seconds is None else crossfade_loop(audio, round(seconds * RATE))
+            return shape(name, audio, seconds)
+        return audio.copy() if seconds is None else crossfade_loop(audio, round(seconds * RATE))
 
     def _builtin_base(self, name: str) -> np.ndarray:
         """A built-in's loop or one-shot, kept on disk when there is a cache folder: drawing
