@@ -24,6 +24,7 @@ from toolkit.cast import Voice, load_cast
 from toolkit.errors import DramaError
 from toolkit.fsutil import atomic_write_bytes
 from toolkit.master.episode import Episode
+from toolkit.master.package import check_formats
 from toolkit.mix.check import check_sounds
 from toolkit.mix.sounds import Library
 from toolkit.mix.timeline import Cue, Mark
@@ -128,7 +129,9 @@ def _sound(library: Library, name: str) -> str:
     return name if source is None else hashlib.sha256(source.read_bytes()).hexdigest()
 
 
-def plan(project: Project, checked: Checked, synth: Synthesizer) -> Plan:
+def plan(
+    project: Project, checked: Checked, synth: Synthesizer, formats: tuple[str, ...] = ()
+) -> Plan:
     lines = [line for chapter in checked.show.chapters for line in speech_lines(chapter)]
     missing = synth.missing(lines)
     code = _code_hash()
@@ -136,7 +139,8 @@ def plan(project: Project, checked: Checked, synth: Synthesizer) -> Plan:
     missing_set = set(missing)
     for chapter in checked.show.chapters:
         key = keys[chapter.number] = audio_key(chapter, synth, checked, code)
-        if (project.cache_dir / "chapters" / f"{key}.json").exists():
+        cached = project.cache_dir / "chapters" / key
+        if all(Path(f"{cached}.{suffix}").exists() for suffix in ("json", *formats)):
             continue
         render.append(chapter.number)
         new = [line for line in speech_lines(chapter) if line in missing_set]
@@ -154,12 +158,14 @@ def render_chapter(
     clip_files: dict[Speech, Path],
     voices: dict[str, Voice],
     sounds_dir: Path | None,
+    formats: tuple[str, ...] = (),
 ) -> int:
-    """Mix and master one chapter into the chapter cache (untagged MP3 + its timeline).
+    """Mix and master one chapter into the chapter cache (untagged MP3, any extra masters,
+    and its timeline; the timeline last, as the mark that the entry is complete).
     Takes only picklable inputs: it runs in a worker process."""
     import numpy as np
 
-    from toolkit.master.master import master_audio
+    from toolkit.master.master import extra_masters, master_audio
     from toolkit.mix.render import mix_chapter
 
     clips = {line: np.load(path) for line, path in clip_files.items()}
@@ -174,16 +180,22 @@ def render_chapter(
         "marks": [[m.start, m.end] for m in mixed.marks],
     }
     atomic_write_bytes(folder / f"{key}.mp3", done.mp3)
+    for suffix, data in extra_masters(done.audio, formats).items():
+        atomic_write_bytes(folder / f"{key}{suffix}", data)
     atomic_write_bytes(folder / f"{key}.json", json.dumps(facts).encode())
     return chapter.number
 
 
 def publish_chapter(
-    project: Project, chapter: Chapter, key: str, show: Show, cover: bytes
+    project: Project,
+    chapter: Chapter,
+    key: str,
+    show: Show,
+    cover: bytes,
+    formats: tuple[str, ...] = (),
 ) -> Episode:
-    """Tag the cached master and write the episode's files, each only if its bytes changed."""
-    from toolkit.master.tags import tag_mp3
-    from toolkit.master.transcripts import chapters_json, to_srt, to_vtt
+    """Package the cached master and write the episode's files, each only if its bytes changed."""
+    from toolkit.master.package import package
 
     folder = project.cache_dir / "chapters"
     facts = json.loads((folder / f"{key}.json").read_text())
@@ -192,37 +204,35 @@ def publish_chapter(
         Mark(start, end, scene.title)
         for (start, end), scene in zip(facts["marks"], chapter.scenes, strict=True)
     ]
-    mp3 = tag_mp3(
+    files = package(
+        chapter,
+        show,
         (folder / f"{key}.mp3").read_bytes(),
-        title=chapter.title,
-        artist=show.author,
-        album=show.title,
-        track=chapter.number,
-        total=len(show.chapters),
-        year=chapter.release.year,
-        genre="Audio Drama",
-        comment=chapter.description,
-        cover_jpeg=cover,
-        marks=marks,
-        duration_s=facts["duration"],
+        facts["duration"],
+        cues,
+        marks,
+        cover,
+        len(show.chapters),
     )
-    out = project.build_dir / "episodes"
-    stem = f"{chapter.number:02d}-{chapter.id}"
+    files |= {f".{fmt}": (folder / f"{key}.{fmt}").read_bytes() for fmt in formats}
+    stem = project.build_dir / "episodes" / f"{chapter.number:02d}-{chapter.id}"
+    paths = {
+        suffix: write_if_changed(Path(f"{stem}{suffix}"), data) for suffix, data in files.items()
+    }
     speech = [c for c in cues if c.kind == "speech"]
     return Episode(
         chapter=chapter,
-        mp3=write_if_changed(out / f"{stem}.mp3", mp3),
-        size=len(mp3),
+        mp3=paths[".mp3"],
+        size=len(files[".mp3"]),
         duration=facts["duration"],
         lufs=facts["lufs"],
         true_peak=facts["true_peak"],
-        vtt=write_if_changed(out / f"{stem}.vtt", to_vtt(cues).encode()),
-        srt=write_if_changed(out / f"{stem}.srt", to_srt(cues).encode()),
-        chapters_json=write_if_changed(
-            out / f"{stem}.chapters.json", chapters_json(marks, chapter.title).encode()
-        ),
+        vtt=paths[".vtt"],
+        srt=paths[".srt"],
+        chapters_json=paths[".chapters.json"],
         lines=len(speech),
         words=sum(len(c.text.split()) for c in speech),
+        extras=tuple(paths[f".{fmt}"] for fmt in formats),
     )
 
 
@@ -284,30 +294,32 @@ def build(
     jobs: int | None = None,
     dry_run: bool = False,
     timings: dict[str, float] | None = None,
+    formats: tuple[str, ...] = (),
 ) -> list[Episode]:
     """Render the production into build/: only what changed since the last build.
     `timings`, when given, receives the seconds each stage took."""
     timings = {} if timings is None else timings
+    formats = check_formats(formats)
     with timed(timings, "check"):
         checked = check(project)
     show = checked.show
     synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
     if dry_run:
-        for reason in plan(project, checked, synth).reasons or ["nothing to rebuild"]:
+        for reason in plan(project, checked, synth, formats).reasons or ["nothing to rebuild"]:
             log(reason)
         return []
     with locked(project, log):
-        todo = plan(project, checked, synth)
+        todo = plan(project, checked, synth, formats)
         sweep_temporaries(project)
         with timed(timings, "speech"):
             if todo.lines:
                 synth.clips(todo.lines, progress("speech", len(todo.lines)) if progress else None)
         with timed(timings, "mix+master"):
-            render_all(project, checked, synth, todo, progress)
+            render_all(project, checked, synth, todo, progress, formats)
         with timed(timings, "publish"):
             cover = cover_bytes(project, show)
             episodes = [
-                publish_chapter(project, c, todo.chapters[c.number], show, cover)
+                publish_chapter(project, c, todo.chapters[c.number], show, cover, formats)
                 for c in show.chapters
             ]
             from toolkit.publish.feed import render_feed
@@ -321,7 +333,12 @@ def build(
 
 
 def render_all(
-    project: Project, checked: Checked, synth: Synthesizer, todo: Plan, progress: Progress | None
+    project: Project,
+    checked: Checked,
+    synth: Synthesizer,
+    todo: Plan,
+    progress: Progress | None,
+    formats: tuple[str, ...],
 ) -> None:
     """Mix and master the chapters the plan names, in the worker pool when there is one."""
     if not todo.render:
@@ -334,7 +351,15 @@ def render_all(
         chapter = chapters[number]
         files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
         jobs.append(
-            (project.cache_dir, chapter, todo.chapters[number], files, checked.voices, sounds)
+            (
+                project.cache_dir,
+                chapter,
+                todo.chapters[number],
+                files,
+                checked.voices,
+                sounds,
+                formats,
+            )
         )
     workers = min(synth.jobs, len(jobs))
     with worker_pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
@@ -365,10 +390,11 @@ def sweep_temporaries(project: Project) -> None:
 
 
 def remove_stale(folder: Path, episodes: list[Episode]) -> None:
-    """Drop files of chapters that no longer exist, so the site matches the script."""
-    stems = {e.mp3.stem for e in episodes}
+    """Drop every file no episode of this build wrote (removed chapters, formats no longer
+    asked for), so the site matches the script."""
+    keep = {p.name for e in episodes for p in (e.mp3, e.vtt, e.srt, e.chapters_json, *e.extras)}
     for path in folder.glob("*"):
-        if path.is_file() and path.name.split(".")[0] not in stems:
+        if path.is_file() and path.name not in keep:
             path.unlink()
 
 
@@ -378,7 +404,8 @@ def prune_cache(project: Project, checked: Checked) -> int:
     todo = plan(project, checked, synth)
     lines = [line for c in checked.show.chapters for line in speech_lines(c)]
     keep = {synth.path(synth.key(line)[1]).name for line in lines}
-    keep |= {f"{key}{ext}" for key in todo.chapters.values() for ext in (".mp3", ".json")}
+    suffixes = (".mp3", ".json", ".flac", ".ogg")
+    keep |= {f"{key}{ext}" for key in todo.chapters.values() for ext in suffixes}
     removed = 0
     for folder in ("speech", "chapters"):
         for path in (project.cache_dir / folder).rglob("*"):

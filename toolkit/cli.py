@@ -125,18 +125,31 @@ def progress_bars(quiet: bool):
     "-j", "--jobs", type=click.IntRange(1, 64), help="Worker processes (default: one per core)."
 )
 @click.option(
+    "-f",
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["flac", "ogg"]),
+    help="Also write a FLAC or Ogg master of each episode (repeatable).",
+)
+@click.option(
     "--timings",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write each stage's seconds as JSON (used by bench/).",
 )
 def build_command(
-    root: Path, quiet: bool, dry_run: bool, jobs: int | None, timings: Path | None
+    root: Path,
+    quiet: bool,
+    dry_run: bool,
+    jobs: int | None,
+    formats: tuple[str, ...],
+    timings: Path | None,
 ) -> None:
     """Render every chapter to build/episodes/ and write build/feed.xml."""
     started = time.monotonic()
     log = echo_unless(quiet) if not dry_run else click.echo
     stages: dict[str, float] = {}
-    episodes = build(Project(root), log, warn, progress_bars(quiet), jobs, dry_run, stages)
+    episodes = build(Project(root), log, warn, progress_bars(quiet), jobs, dry_run, stages, formats)
     if timings:
         stages["total"] = time.monotonic() - started
         timings.write_text(json.dumps(stages, indent=2))

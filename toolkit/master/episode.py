@@ -23,3 +23,4 @@ class Episode:
     chapters_json: Path | None = None
     lines: int = 0
     words: int = 0
+    extras: tuple[Path, ...] = ()  # FLAC/Ogg masters, when asked for

@@ -1,4 +1,4 @@
-"""Master one mixed chapter into its published files: tagged MP3, transcripts, chapters.
+"""Master one mixed chapter: loudness, true peak and the encoded masters.
 
 Loudness and peak are checked on the decoded MP3, not on the float buffer: the encoder
 changes both slightly, and the MP3 is what listeners and podcast validators measure."""
@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from toolkit.errors import DramaError
-from toolkit.fsutil import atomic_write_bytes, atomic_write_text
 from toolkit.master.encode import decode, encode_flac, encode_mp3, encode_ogg
 from toolkit.master.episode import Episode
 from toolkit.master.loudness import (
@@ -25,12 +22,8 @@ from toolkit.master.loudness import (
     integrated_lufs,
     true_peak_db,
 )
-from toolkit.master.tags import tag_mp3
-from toolkit.master.transcripts import chapters_json, to_srt, to_vtt
-from toolkit.mix.timeline import RATE, MixedChapter
-from toolkit.script.model import Show
+from toolkit.master.package import check_formats
 
-GENRE = "Audio Drama"
 EXTRA_FORMATS: dict[str, Callable[[np.ndarray], bytes]] = {
     "flac": encode_flac,
     "ogg": encode_ogg,
@@ -66,60 +59,9 @@ def master_audio(audio: np.ndarray) -> Mastered:
     return Mastered(normalized, mp3, lufs, peak)
 
 
-def master_chapter(
-    mixed: MixedChapter,
-    show: Show,
-    out_dir: Path,
-    cover_jpeg: bytes,
-    total: int,
-    formats: Iterable[str] = ("mp3",),
-) -> Episode:
-    """Write out_dir/episodes/NN-<id>.mp3 (always) plus .vtt, .srt, .chapters.json and any
-    extra `formats` (flac, ogg), each atomically, and return the measured Episode."""
-    extras = sorted(set(formats) - {"mp3"})
-    unknown = [fmt for fmt in extras if fmt not in EXTRA_FORMATS]
-    if unknown:
-        raise DramaError(
-            f"unknown audio format {', '.join(unknown)}; expected mp3, {', '.join(EXTRA_FORMATS)}"
-        )
-    chapter = mixed.chapter
-    folder = Path(out_dir) / "episodes"
-    stem = f"{chapter.number:02d}-{chapter.id}"
-    done = master_audio(mixed.audio)
-    duration = len(done.audio) / RATE
-    tagged = tag_mp3(
-        done.mp3,
-        title=chapter.title,
-        artist=show.author,
-        album=show.title,
-        track=chapter.number,
-        total=total,
-        year=chapter.release.year,
-        genre=GENRE,
-        comment=chapter.description,
-        cover_jpeg=cover_jpeg,
-        marks=mixed.marks,
-        duration_s=duration,
-    )
-    mp3 = atomic_write_bytes(folder / f"{stem}.mp3", tagged)
-    for fmt in extras:
-        atomic_write_bytes(folder / f"{stem}.{fmt}", EXTRA_FORMATS[fmt](done.audio))
-    speech = [c for c in mixed.cues if c.kind == "speech"]
-    return Episode(
-        chapter=chapter,
-        mp3=mp3,
-        size=mp3.stat().st_size,
-        duration=duration,
-        lufs=done.lufs,
-        true_peak=done.true_peak,
-        vtt=atomic_write_text(folder / f"{stem}.vtt", to_vtt(mixed.cues)),
-        srt=atomic_write_text(folder / f"{stem}.srt", to_srt(mixed.cues)),
-        chapters_json=atomic_write_text(
-            folder / f"{stem}.chapters.json", chapters_json(mixed.marks, chapter.title)
-        ),
-        lines=len(speech),
-        words=sum(len(c.text.split()) for c in speech),
-    )
+def extra_masters(audio: np.ndarray, formats: Iterable[str]) -> dict[str, bytes]:
+    """The normalized audio as each extra format's bytes (flac, ogg), by file suffix."""
+    return {f".{fmt}": EXTRA_FORMATS[fmt](audio) for fmt in check_formats(formats)}
 
 
 def within_targets(episode: Episode) -> bool:
