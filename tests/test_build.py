@@ -196,9 +196,12 @@ def test_extra_masters_come_and_go_with_the_flag(built: Path, tmp_path: Path) ->
     result = run_cli("build", "-C", str(root), "-f", "flac", "-f", "ogg")
     assert result.exit_code == 0, result.stderr
     assert "rendered 2 chapters" in result.stderr  # the cached MP3 masters lacked these
-    with AudioFile(str(root / "build/episodes/01-one.flac")) as flac:
-        with AudioFile(str(root / "build/episodes/01-one.mp3")) as mp3:
-            assert abs(flac.frames - mp3.frames) < 0.05 * 44100
+    episodes = root / "build/episodes"
+    with (
+        AudioFile(str(episodes / "01-one.flac")) as flac,
+        AudioFile(str(episodes / "01-one.mp3")) as mp3,
+    ):
+        assert abs(flac.frames - mp3.frames) < 0.05 * 44100
     assert (root / "build/episodes/02-two.ogg").read_bytes()[:4] == b"OggS"
     assert run_cli("build", "-C", str(root)).exit_code == 0
     assert not list((root / "build/episodes").glob("*.flac"))

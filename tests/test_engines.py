@@ -188,3 +188,20 @@ def test_gtts_only_cast_fails_with_one_line(tmp_path, monkeypatch: pytest.Monkey
         synth.clip(Speech("MOM", "Hello.", Where("script/a.yaml", 3, 9)))
     assert str(info.value).startswith("script/a.yaml:3:9: no voice of MOM could speak this line")
     assert "\n" not in str(info.value)
+
+
+def test_level_uses_lufs_and_falls_back_to_rms_for_short_clips() -> None:
+    """Every clip is brought to SPEECH_LUFS, so no voice is louder than another."""
+    from toolkit.master.loudness import integrated_lufs
+    from toolkit.speech.synth import SPEECH_LUFS, level
+
+    rng = np.random.default_rng(1)
+    long_clip = (0.01 * rng.standard_normal(RATE)).astype(np.float32)
+    assert integrated_lufs(level(long_clip, 0.0)) == pytest.approx(SPEECH_LUFS, abs=0.05)
+    short = (0.3 * np.sin(2 * np.pi * 500 * np.arange(RATE // 5) / RATE)).astype(np.float32)
+    levelled = level(short, 2.0)
+    # Under 0.4 s: RMS less BS.1770's 0.691 dB offset stands in for LUFS.
+    loudness = 10 * np.log10(np.mean(np.square(levelled))) - 0.7
+    assert loudness == pytest.approx(SPEECH_LUFS + 2.0, abs=0.01)
+    silent = np.zeros(RATE, np.float32)
+    assert np.array_equal(level(silent, 0.0), silent)

@@ -23,12 +23,12 @@ from PIL import Image
 from scipy.signal import butter, iirpeak, lfilter, resample_poly, sosfilt
 
 from toolkit.errors import DramaError
-from toolkit.fsutil import atomic_write_text
+from toolkit.fsutil import write_if_changed
 from toolkit.master import loudness
 from toolkit.master.cover import load_cover, make_cover
 from toolkit.master.encode import decode, encode_flac, encode_mp3, encode_ogg
 from toolkit.master.episode import Episode
-from toolkit.master.loudness import integrated_lufs, level_voice, normalize, true_peak_db
+from toolkit.master.loudness import integrated_lufs, normalize, true_peak_db
 from toolkit.master.master import master_audio, report_rows, within_targets
 from toolkit.master.package import check_formats, package
 from toolkit.master.transcripts import captions, chapters_json
@@ -265,17 +265,6 @@ def test_meters_agree_with_the_references(make):
     assert true_peak_db(audio) == pytest.approx(reference_true_peak(audio), abs=1e-3)
 
 
-def test_level_voice_uses_lufs_and_falls_back_to_rms_for_short_clips():
-    rng = np.random.default_rng(1)
-    long_clip = (0.01 * rng.standard_normal(RATE)).astype(np.float32)
-    assert integrated_lufs(level_voice(long_clip)) == pytest.approx(-20.0, abs=0.05)
-    short = (0.3 * np.sin(2 * np.pi * 500 * np.arange(RATE // 5) / RATE)).astype(np.float32)
-    levelled = level_voice(short, target_lufs=-18.0)
-    assert 10 * np.log10(np.mean(np.square(levelled))) == pytest.approx(-18.0, abs=0.01)
-    silent = np.zeros(RATE, np.float32)
-    assert np.array_equal(level_voice(silent), silent)
-
-
 def test_master_audio_corrects_what_the_encoder_changes():
     # White-noise bursts lose loudness in the MP3 (LAME's lowpass removes what K-weighting
     # counts most), so mastering must re-aim from the decoded file, not the float buffer.
@@ -490,9 +479,11 @@ def test_user_cover_is_converted_to_rgb_jpeg(tmp_path: Path):
 
 
 def test_atomic_write_leaves_no_temp_and_normal_permissions(tmp_path: Path):
-    path = atomic_write_text(tmp_path / "sub" / "a.txt", "héllo\n")
+    path = write_if_changed(tmp_path / "sub" / "a.txt", "héllo\n".encode())
     assert path.read_bytes() == "héllo\n".encode()
     assert os.listdir(path.parent) == ["a.txt"]
+    stamp = path.stat().st_mtime_ns
+    assert write_if_changed(path, "héllo\n".encode()).stat().st_mtime_ns == stamp
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -22,7 +22,7 @@ from pathlib import Path
 import toolkit
 from toolkit.cast import Voice, load_cast
 from toolkit.errors import DramaError
-from toolkit.fsutil import atomic_write_bytes
+from toolkit.fsutil import atomic_write_bytes, write_if_changed
 from toolkit.master.episode import Episode
 from toolkit.master.package import check_formats
 from toolkit.mix.check import check_sounds
@@ -236,13 +236,6 @@ def publish_chapter(
     )
 
 
-def write_if_changed(path: Path, data: bytes) -> Path:
-    """Leave identical files alone, so an unchanged chapter's files keep their dates."""
-    if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
-        atomic_write_bytes(path, data)
-    return path
-
-
 def user_cover(project: Project, show: Show) -> bytes | None:
     """The show's own cover checked (square, 1400-3000 px, JPEG or PNG), or None."""
     from toolkit.master.cover import load_cover
@@ -322,11 +315,10 @@ def build(
                 publish_chapter(project, c, todo.chapters[c.number], show, cover, formats)
                 for c in show.chapters
             ]
-            from toolkit.publish.feed import render_feed
+            from toolkit.publish.feed import write_feed
 
             write_if_changed(project.build_dir / "cover.jpg", cover)
-            feed = render_feed(show, episodes, project.build_dir)
-            write_if_changed(project.build_dir / "feed.xml", feed)
+            write_feed(show, episodes, project.build_dir)
             remove_stale(project.build_dir / "episodes", episodes)
     log(f"synthesized {len(todo.lines)} lines, rendered {len(todo.render)} chapters")
     return episodes

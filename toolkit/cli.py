@@ -312,7 +312,7 @@ def voices_command(root: Path) -> None:
     """The cast: each character's engine, voice and whether it runs here."""
     from toolkit.cast import load_cast
     from toolkit.script.loader import load_show
-    from toolkit.speech.synth import ENGINES, resolve
+    from toolkit.speech.synth import problem, resolve
 
     show = load_show(root)
     for character, voice in load_cast(root, show).items():
@@ -320,14 +320,11 @@ def voices_command(root: Path) -> None:
         chosen = usable[0] if usable else None
         click.echo(f"{character}: pan {voice.pan:+.2f}")
         for spec in voice.chain:
-            engine = ENGINES[spec.engine]
-            problem = engine.problem() or (
-                None if engine.accepts(spec.voice) else f"no voice '{spec.voice}'"
-            )
+            why = problem(spec)
             state = (
                 "USED"
                 if spec == chosen
-                else ("available" if problem is None else f"unavailable: {problem}")
+                else ("available" if why is None else f"unavailable: {why}")
             )
             extra = f" rate {spec.rate:g}" + (f" pitch {spec.pitch:+g}" if spec.pitch else "")
             click.echo(f"  {spec.engine:<7} {spec.voice:<10}{extra}  {state}")

@@ -29,9 +29,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
-def atomic_write_text(path: Path, text: str) -> Path:
-    """UTF-8 with '\\n' line endings on every platform, so outputs are byte-identical."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
+def write_if_changed(path: Path, data: bytes) -> Path:
+    """Atomically write `data` unless the file already holds exactly it, so unchanged
+    outputs keep their dates and a rebuild with no changes writes nothing."""
+    path = Path(path)
+    if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
+        atomic_write_bytes(path, data)
+    return path
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -1,18 +1,16 @@
 """Encode mastered audio to delivery files, byte-identical for identical audio.
 
-Everything is encoded in memory (pedalboard writes to a BytesIO) and written once with an
-atomic rename, so a half-encoded file never sits at the final path."""
+Everything is encoded in memory (pedalboard writes to a BytesIO); the build writes the bytes
+with an atomic rename, so a half-encoded file never sits at the final path."""
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 from mutagen.ogg import OggPage
 from pedalboard.io import AudioFile
 
-from toolkit.fsutil import atomic_write_bytes
 from toolkit.mix.timeline import RATE
 
 # pedalboard drives LAME through its ABR/CBR presets, which scale the input down (LAME's
@@ -45,18 +43,6 @@ def encode_ogg(audio: np.ndarray) -> bytes:
         page.serial = _OGG_SERIAL
         pages.append(page.write())  # write() recomputes the page CRC
     return b"".join(pages)
-
-
-def write_mp3(audio: np.ndarray, path: Path, bitrate: int = 128) -> Path:
-    return atomic_write_bytes(path, encode_mp3(audio, bitrate))
-
-
-def write_flac(audio: np.ndarray, path: Path) -> Path:
-    return atomic_write_bytes(path, encode_flac(audio))
-
-
-def write_ogg(audio: np.ndarray, path: Path) -> Path:
-    return atomic_write_bytes(path, encode_ogg(audio))
 
 
 def decode(data: bytes) -> np.ndarray:

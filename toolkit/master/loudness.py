@@ -43,7 +43,6 @@ _LIMITER_SLACK_DB = 0.25
 _LUFS_AIM = 0.05
 _MAX_PASSES = 12
 _MAX_LIMITING_DB = 40.0  # deeper than this the "drama" is a click: stop chasing loudness
-_MIN_LUFS_SECONDS = 0.4  # BS.1770's gating block: shorter clips cannot be measured
 
 # BS.1770 as pyloudnorm's Meter implements it, so our readings match the reference meter.
 _K_WEIGHTING = np.array(
@@ -135,22 +134,6 @@ def normalize(
 ) -> np.ndarray:
     """Gain to `target_lufs`, then brick-wall limit at `ceiling_db - headroom_db` dBTP."""
     return Leveler(audio).level(target_lufs, ceiling_db - headroom_db).reshape(np.shape(audio))
-
-
-def level_voice(clip_mono: np.ndarray, target_lufs: float = -20.0) -> np.ndarray:
-    """Scale one speech clip to `target_lufs` so voices from different engines sit together.
-
-    Clips under 0.4 s fall back to RMS in dBFS, which for mono speech is within a fraction
-    of a dB of LUFS (K-weighting is nearly flat through the voice band)."""
-    x = np.asarray(clip_mono, dtype=np.float32)
-    if len(x) >= _MIN_LUFS_SECONDS * RATE:
-        level = integrated_lufs(x)
-    else:
-        ms = float(np.mean(np.square(x, dtype=np.float64))) if len(x) else 0.0
-        level = 10 * math.log10(ms) if ms > 0 else -math.inf
-    if not math.isfinite(level):
-        return x.copy()
-    return x * np.float32(10 ** ((target_lufs - level) / 20))
 
 
 class Leveler:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from mutagen.id3 import (
     APIC,
@@ -28,7 +26,6 @@ from mutagen.id3 import (
     PictureType,
 )
 
-from toolkit.fsutil import atomic_write_bytes
 from toolkit.mix.timeline import Mark
 
 
@@ -93,9 +90,3 @@ def tag_mp3(
     buffer = io.BytesIO(mp3)
     tags.save(buffer, v2_version=3)
     return buffer.getvalue()
-
-
-def write_tags(mp3_path: Path, **fields: Any) -> Path:
-    """Tag an MP3 file on disk: the tagged copy is built in memory and renamed over the
-    original, so the file is never seen half-tagged. Fields as for `tag_mp3`."""
-    return atomic_write_bytes(mp3_path, tag_mp3(Path(mp3_path).read_bytes(), **fields))

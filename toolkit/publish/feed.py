@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from toolkit import __version__
 from toolkit.errors import DramaError
-from toolkit.fsutil import atomic_write_bytes
+from toolkit.fsutil import write_if_changed
 from toolkit.master.episode import Episode
 from toolkit.script.model import Chapter, Show, Speech
 
@@ -223,7 +223,6 @@ def rebase_feed(feed: bytes, base_url: str) -> bytes:
 def write_feed(
     show: Show, episodes: list[Episode], build_dir: Path, base_url: str | None = None
 ) -> Path:
-    """Write build_dir/feed.xml atomically, so a server or app never reads half a feed."""
-    return atomic_write_bytes(
-        build_dir / FEED_NAME, render_feed(show, episodes, build_dir, base_url)
-    )
+    """Write build_dir/feed.xml atomically (a server or app never reads half a feed), and
+    only when it changed (a podcast app polling it sees a stable file)."""
+    return write_if_changed(build_dir / FEED_NAME, render_feed(show, episodes, build_dir, base_url))

@@ -78,14 +78,17 @@ def delivery(direction: str | None) -> tuple[float, float]:
     return 1.0, 0.0
 
 
+def problem(spec: VoiceSpec) -> str | None:
+    """Why this voice cannot run on this machine, or None when it can."""
+    engine = ENGINES[spec.engine]
+    if engine.problem() is not None:
+        return engine.problem()
+    return None if engine.accepts(spec.voice) else f"{spec.engine} has no voice '{spec.voice}'"
+
+
 def resolve(voice: Voice) -> tuple[VoiceSpec, ...]:
     """The voice's chain, restricted to what this machine can run, in order."""
-    usable = []
-    for spec in voice.chain:
-        engine = ENGINES[spec.engine]
-        if engine.problem() is None and engine.accepts(spec.voice):
-            usable.append(spec)
-    return tuple(usable)
+    return tuple(spec for spec in voice.chain if problem(spec) is None)
 
 
 def cache_key(spec: VoiceSpec, text: str, direction: str | None) -> str:
@@ -220,7 +223,8 @@ class Synthesizer:
             usable = resolve(voice)
             if not usable:
                 raise DramaError(
-                    f"no voice of {character} can run here: " + "; ".join(_problems(voice)),
+                    f"no voice of {character} can run here: "
+                    + "; ".join(problem(spec) for spec in voice.chain),
                     voice.file,
                     1,
                     1,
@@ -228,7 +232,7 @@ class Synthesizer:
             if usable[0] != voice.chain[0]:
                 self.warn(
                     f"{character}: {voice.chain[0].label()} is unavailable here "
-                    f"({_problems(voice)[0]}), using {usable[0].label()}"
+                    f"({problem(voice.chain[0])}), using {usable[0].label()}"
                 )
             self.chains[character] = usable
         return tuple(s for s in self.chains[character] if s not in self.errors)
@@ -309,14 +313,6 @@ class Synthesizer:
             if progress:
                 progress(1)
         return failed
-
-
-def _problems(voice: Voice) -> list[str]:
-    out = []
-    for spec in voice.chain:
-        engine = ENGINES[spec.engine]
-        out.append(engine.problem() or f"{spec.engine} has no voice '{spec.voice}'")
-    return out
 
 
 def _save(path: Path, samples: np.ndarray) -> None:
