@@ -304,11 +304,7 @@ def build(
     with locked(project, log):
         todo = plan(project, checked, synth, formats)
         sweep_temporaries(project)
-        with timed(timings, "speech"):
-            if todo.lines:
-                synth.clips(todo.lines, progress("speech", len(todo.lines)) if progress else None)
-        with timed(timings, "mix+master"):
-            render_all(project, checked, synth, todo, progress, formats)
+        render_all(project, checked, synth, todo, progress, formats, timings)
         with timed(timings, "publish"):
             cover = cover_bytes(project, show)
             episodes = [
@@ -331,38 +327,44 @@ def render_all(
     todo: Plan,
     progress: Progress | None,
     formats: tuple[str, ...],
+    timings: dict[str, float],
 ) -> None:
-    """Mix and master the chapters the plan names, in the worker pool when there is one."""
-    if not todo.render:
-        return
-    tick = progress("mix+master", len(todo.render)) if progress else None
+    """Voice the missing lines and mix and master the chapters the plan names, as a pipeline:
+    each chapter goes to a mastering worker as soon as its own lines are voiced, while the
+    speech workers go on with the next chapter's. `timings` gets the seconds spent waiting on
+    speech and the mastering time left over once speech was done."""
+    started = time.perf_counter()
+    speech_tick = progress("speech", len(todo.lines)) if progress and todo.lines else None
+    mix_tick = progress("mix+master", len(todo.render)) if progress and todo.render else None
     sounds = project.sounds_dir if project.sounds_dir.is_dir() else None
-    chapters = {c.number: c for c in checked.show.chapters}
-    jobs = []
-    for number in todo.render:
-        chapter = chapters[number]
-        files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
-        jobs.append(
-            (
-                project.cache_dir,
-                chapter,
-                todo.chapters[number],
-                files,
-                checked.voices,
-                sounds,
-                formats,
-            )
-        )
-    workers = min(synth.jobs, len(jobs))
+    chapters = [c for c in checked.show.chapters if c.number in todo.render]
+    workers = min(synth.jobs, len(chapters))
+    speech = 0.0
     with worker_pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
-        results = [pool.submit(render_chapter, *job) for job in jobs] if pool else jobs
-        for result in results:
-            if pool:
-                result.result()
-            else:
-                render_chapter(*result)
-            if tick:
-                tick(1)
+        futures = []
+        with synth.session(len(todo.lines)):  # the speech workers go when speech is done
+            for chapter in chapters:
+                voicing = time.perf_counter()
+                synth.ensure(speech_lines(chapter), speech_tick)
+                speech += time.perf_counter() - voicing
+                files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
+                job = (project.cache_dir, chapter, todo.chapters[chapter.number], files)
+                job += (checked.voices, sounds, formats)
+                if pool:
+                    futures.append(pool.submit(render_chapter, *job))
+                else:
+                    render_chapter(*job)
+                    if mix_tick:
+                        mix_tick(1)
+            voicing = time.perf_counter()
+            synth.ensure(todo.lines, speech_tick)  # clips of chapters that need no render
+            speech += time.perf_counter() - voicing
+        for future in futures:
+            future.result()
+            if mix_tick:
+                mix_tick(1)
+    timings["speech"] = speech
+    timings["mix+master"] = time.perf_counter() - started - speech
 
 
 @contextmanager

@@ -6,10 +6,11 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from math import gcd
 from multiprocessing import get_context
@@ -215,6 +216,21 @@ class Synthesizer:
         self.jobs = jobs or os.cpu_count() or 1
         self.chains: dict[str, tuple[VoiceSpec, ...]] = {}
         self.errors: dict[VoiceSpec, str] = {}
+        self.proven: set[VoiceSpec] = set()  # voices that have spoken a line this build
+        self._pool: ProcessPoolExecutor | None = None
+        self._pooled = False
+
+    @contextmanager
+    def session(self, lines: int) -> Iterator[None]:
+        """Keep one pool of workers, each loading its engines once, across several calls
+        that voice `lines` lines in all (none when that is too few to pay for the pool)."""
+        self._pooled = lines >= POOL_MIN_LINES and self.jobs > 1
+        try:
+            yield
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool, self._pooled = None, False
 
     def chain(self, character: str) -> tuple[VoiceSpec, ...]:
         """The character's usable voices on this machine, minus any that failed this build."""
@@ -269,26 +285,34 @@ class Synthesizer:
         self, lines: list[Speech], progress: Callable[[int], None] | None = None
     ) -> dict[Speech, Clip]:
         """Every line's clip: synthesize what the cache lacks, then read all from the cache."""
-        todo = self.missing(lines)
-        while todo:
-            probes = list({self.key(line)[0]: line for line in reversed(todo)}.values())
-            failed = self._run(probes, progress)
-            if not failed:
-                self._run([line for line in todo if line not in probes], progress)
-            todo = self.missing(todo)
+        self.ensure(lines, progress)
         out = {}
         for line in lines:
             spec, key = self.key(line)
             out[line] = Clip(np.load(self.path(key)), spec)
         return out
 
+    def ensure(self, lines: list[Speech], progress: Callable[[int], None] | None = None) -> None:
+        """Synthesize into the cache every clip of `lines` it lacks. A voice not yet heard
+        this build speaks one line first, so a broken one fails once, not once per line."""
+        todo = self.missing(lines)
+        while todo:
+            first = {self.key(line)[0]: line for line in reversed(todo)}
+            probes = [line for spec, line in first.items() if spec not in self.proven]
+            failed = self._run(probes, progress) if probes else False
+            if not failed:
+                self._run([line for line in todo if line not in probes], progress)
+            todo = self.missing(todo)
+
     def _run(self, lines: list[Speech], progress: Callable[[int], None] | None) -> bool:
         """Voice `lines` (in a process pool when worth it); True if any voice failed."""
         jobs = [(line, *self.key(line)) for line in lines]
-        if len(jobs) < POOL_MIN_LINES or self.jobs == 1:
+        pooled = self._pooled or len(jobs) >= POOL_MIN_LINES
+        if not jobs or not pooled or self.jobs == 1:
             results = (speak_or_error(spec, line.text, line.direction) for line, spec, _ in jobs)
             return self._collect(jobs, results, progress)
-        pool, futures = worker_pool(min(self.jobs, len(jobs))), []
+        pool = self._pool or worker_pool(self.jobs if self._pooled else min(self.jobs, len(jobs)))
+        futures: list[Future] = []
         try:
             futures = [
                 pool.submit(speak_or_error, spec, line.text, line.direction)
@@ -296,7 +320,11 @@ class Synthesizer:
             ]
             return self._collect(jobs, (_outcome(f) for f in futures), progress)
         finally:
-            _stop(pool, futures)
+            if self._pooled and all(f.done() for f in futures):
+                self._pool = pool  # healthy: kept for the session's next call
+            else:
+                _stop(pool, futures)
+                self._pool = None
 
     def _collect(self, jobs, results, progress: Callable[[int], None] | None) -> bool:
         failed = False
@@ -310,6 +338,7 @@ class Synthesizer:
                     self.warn(f"{line.where}: {line.character}: {result}; {then}")
                 continue
             _save(self.path(key), result)
+            self.proven.add(spec)
             if progress:
                 progress(1)
         return failed
