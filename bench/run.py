@@ -154,6 +154,9 @@ def main() -> None:
             "|---|---:|---:|---:|",
             *[f"| {name} | {s:.2f} | {x:.0f} | {rss / 2**20:.0f} |" for name, s, x, rss in rows],
             "",
+            "Speech and mastering overlap (each chapter is mastered once its lines are voiced):",
+            "`speech` is the time spent waiting on voices, `mix+master` the time after that.",
+            "",
             "| cold build stage | s | x real time |",
             "|---|---:|---:|",
             *[
