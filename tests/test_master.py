@@ -265,6 +265,29 @@ def test_meters_agree_with_the_references(make):
     assert true_peak_db(audio) == pytest.approx(reference_true_peak(audio), abs=1e-3)
 
 
+def test_leveling_in_pieces_gives_the_floats_of_whole_passes(monkeypatch: pytest.MonkeyPatch):
+    # K-weighting goes a piece at a time and the limiter's loudness updates a chunk at a time;
+    # neither the sizes nor the cuts between them may change a float.
+    audio = speech_like(20.0)
+    before = audio.copy()
+    x = np.ascontiguousarray(audio.T)
+    gating = loudness._Gating(x.shape[1])
+    weighted = sosfilt(loudness._K_WEIGHTING, x + loudness._SUBNORMAL_GUARD, axis=-1)
+    power = np.einsum("ij,ij->j", weighted, weighted)
+    energies = np.add.reduceat(power[: gating.edges[-1]], gating.edges[:-1], dtype=np.float64)
+    leveler = loudness.Leveler(audio)
+    assert np.array_equal(leveler.energies, energies)
+    out, setting = leveler.level(-16.0, -2.0)
+    assert setting.cuts.starts.size  # the limiter had work to do
+    assert np.array_equal(leveler.render(setting), out)
+    monkeypatch.setattr(loudness, "_PIECE", 1)
+    monkeypatch.setattr(loudness, "_CHUNK", 1000)
+    again = loudness.Leveler(audio)
+    assert np.array_equal(again.energies, energies)
+    assert np.array_equal(again.level(-16.0, -2.0)[0], out)
+    assert np.array_equal(audio, before)  # read in place, never written
+
+
 def test_master_audio_corrects_what_the_encoder_changes():
     # White-noise bursts lose loudness in the MP3 (LAME's lowpass removes what K-weighting
     # counts most), so mastering must re-aim from the decoded file, not the float buffer.

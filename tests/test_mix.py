@@ -12,11 +12,11 @@ from scipy.signal import butter, sosfilt
 
 from toolkit.cast import Voice
 from toolkit.mix.plot import plot_chapter
-from toolkit.mix.render import mix_chapter, render_stems
+from toolkit.mix.render import ROOMS, Duck, lay_out, mix_chapter, render_stems
 from toolkit.mix.sounds import Library
 from toolkit.mix.sounds.beds import RECIPES as BED_RECIPES
 from toolkit.mix.timeline import RATE, Cue, MixedChapter
-from toolkit.script.model import Ambience, Chapter, Line, Music, Pause, Scene, Speech, Where
+from toolkit.script.model import Ambience, Chapter, Line, Music, Pause, Scene, Sfx, Speech, Where
 
 HERE = Where("test.yaml", 1, 1)
 VOICES = {
@@ -266,6 +266,28 @@ def test_same_inputs_give_identical_audio_and_the_mix_is_the_sum_of_the_stems():
     assert mixed.cues == remixed.cues and mixed.marks == remixed.marks
     assert np.allclose(mixed.audio, sum(stems.values()), atol=1e-6)
     assert np.array_equal(mix_chapter(book, clips_for(book), VOICES, LIBRARY).audio, mixed.audio)
+
+
+def test_sounds_are_as_long_as_laid_out_and_the_duck_is_the_same_however_cut():
+    # The layout sizes the timeline before any sound is put in its room (see Placed).
+    lines = [
+        say("MOM", "Here."),
+        say("MOM", "Away.", ext="O.S."),
+        say("MOM", "Inside.", ext="V.O."),
+        say("MOM", "Line.", ext="FILTERED"),
+        Sfx("knock", HERE, pan=0.5),
+        Music("sting", HERE),
+    ]
+    book = chapter(*[scene(lines, room=room, id=room) for room in ROOMS])
+    layout, n = lay_out(book, clips_for(book), VOICES, LIBRARY)
+    assert len(layout.placed) == len(lines) * len(ROOMS)
+    for item in layout.placed:
+        assert len(item.make()) == item.length, item
+    duck = Duck(layout.cues, n)
+    whole = duck(0, n)
+    assert len(whole) == n and whole.min() < 0.5 < whole.max()
+    for a, b in [(0, 1), (3, 441), (441, 882), (1000, 77777), (n - 5, n)]:
+        assert np.array_equal(duck(a, b), whole[a:b])
 
 
 def test_speech_cues_start_where_the_voice_is_heard():

@@ -205,6 +205,19 @@ def test_short_user_bed_loops_to_length_without_clicks_or_dips(tmp_path):
     assert np.array_equal(library.render("room-tone", 7.3), x)  # cached render, same audio
 
 
+def test_part_of_a_bed_is_that_part_of_the_whole_bed(tmp_path):
+    rng = np.random.default_rng(1)
+    write(tmp_path / "rain.wav", 0.1 * rng.standard_normal((RATE, 2)), RATE)
+    library = Library(tmp_path)
+    for name in ("rain", "room-tone"):  # a recording looped with crossfades, a built-in loop
+        n = round(9.5 * RATE)
+        whole = library.render(name, n / RATE)
+        for lo, hi in [(0, n), (0, 10), (RATE - 7, 3 * RATE), (round(8.9 * RATE), n), (n, n)]:
+            assert np.array_equal(library.render_part(name, n, lo, hi), whole[lo:hi])
+    with pytest.raises(ValueError):
+        library.render_part("knock", RATE, 0, 10)
+
+
 def test_user_file_preference_and_hidden_files(tmp_path):
     t = np.arange(RATE // 4) / RATE
     write(tmp_path / "knock.mp3", 0.3 * np.sin(2 * np.pi * 300 * t), RATE)

@@ -18,6 +18,7 @@ from toolkit.mix.timeline import RATE
 # file decodes 0.446 dB quieter. Undo it so the MP3 plays at the loudness we mastered.
 _LAME_PRESET_SCALE = {192: 0.97, 224: 0.98, 256: 1.0, 320: 1.0}
 _OGG_SERIAL = 0x44524D41  # fixed Ogg stream serial ("DRMA"); the encoder picks a random one
+_CHUNK = 1 << 16  # samples handed to the encoder at once: no whole-chapter copies
 
 
 def encode_mp3(audio: np.ndarray, bitrate: int = 128) -> bytes:
@@ -26,17 +27,17 @@ def encode_mp3(audio: np.ndarray, bitrate: int = 128) -> bytes:
     Expects mastered audio (peaks at least 0.5 dB under full scale): the preset compensation
     raises the level by up to 0.45 dB before the encoder."""
     scale = np.float32(1 / _LAME_PRESET_SCALE.get(bitrate, 0.95))
-    return _encode(audio * scale, "mp3", quality=f"{bitrate} kbps")
+    return _encode(audio, "mp3", scale, quality=f"{bitrate} kbps")
 
 
 def encode_flac(audio: np.ndarray) -> bytes:
     """24-bit FLAC: a lossless master to re-encode from later."""
-    return _encode(audio, "flac", bit_depth=24)
+    return _encode(audio, "flac", None, bit_depth=24)
 
 
 def encode_ogg(audio: np.ndarray) -> bytes:
     """Ogg Vorbis at 128 kbps, with the stream serial fixed so the bytes are reproducible."""
-    data = _encode(audio, "ogg", quality="128 kbps")
+    data = _encode(audio, "ogg", None, quality="128 kbps")
     source, pages = io.BytesIO(data), []
     while source.tell() < len(data):
         page = OggPage(source)
@@ -52,9 +53,13 @@ def decode(data: bytes) -> np.ndarray:
         return f.read(f.frames).T
 
 
-def _encode(audio: np.ndarray, fmt: str, **options: object) -> bytes:
-    channels = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).T)
-    out = io.BytesIO()
-    with AudioFile(out, "w", RATE, len(channels), format=fmt, **options) as f:
-        f.write(channels)
+def _encode(audio: np.ndarray, fmt: str, scale: np.float32 | None, **options: object) -> bytes:
+    """(samples, channels) audio, times `scale` if given, encoded a chunk at a time."""
+    audio, out = np.asarray(audio), io.BytesIO()
+    with AudioFile(out, "w", RATE, audio.shape[1], format=fmt, **options) as f:
+        for start in range(0, max(len(audio), 1), _CHUNK):
+            chunk = audio[start : start + _CHUNK]
+            if scale is not None:
+                chunk = chunk * scale
+            f.write(np.ascontiguousarray(np.asarray(chunk, dtype=np.float32).T))
     return out.getvalue()

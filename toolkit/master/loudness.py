@@ -12,12 +12,17 @@ only where it has to:
 - The limiter is a look-ahead brick wall whose gain reduction is computed only around the
   samples over the ceiling, and the gain search reuses the input's K-weighted signal: a pass
   changes only the limited stretches, so only their loudness is recomputed.
+- Memory: a chapter is tens of MB per copy, so nothing holds one it doesn't need. The input
+  is read in place, and the K-weighted signal and other whole-signal intermediates are
+  worked out piece by piece, which gives the same floats as whole-signal passes.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 from functools import reduce
+from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -59,6 +64,8 @@ _K_TAIL = 4096  # samples for the K-weighting's impulse response to fall under 1
 # Added before K-weighting, far below any audio: through runs of digital silence the filter
 # state would decay into subnormal floats, which made the filter 15x slower there.
 _SUBNORMAL_GUARD = np.float32(1e-20)
+_PIECE = 8  # gating intervals (0.1 s each) per piece of K-weighted signal (see _KWeighted)
+_CHUNK = 1 << 16  # samples per piece of other whole-signal work
 _GATE_BLOCK = 0.4  # seconds
 _GATE_STEP = 0.25  # of a block: 75 % overlap
 _ABSOLUTE_GATE = -70.0
@@ -116,7 +123,7 @@ def integrated_lufs(audio: np.ndarray) -> float:
     silence. Raises ValueError under 0.4 s, like pyloudnorm."""
     x = _channels_first(audio)
     gating = _Gating(x.shape[1])
-    return gating.lufs(gating.energies(_power(_k_weighted(x))))
+    return gating.lufs(_KWeighted(x, gating).energies)
 
 
 def true_peak_db(audio: np.ndarray) -> float:
@@ -133,26 +140,38 @@ def normalize(
     headroom_db: float = LIMITER_HEADROOM_DB,
 ) -> np.ndarray:
     """Gain to `target_lufs`, then brick-wall limit at `ceiling_db - headroom_db` dBTP."""
-    return Leveler(audio).level(target_lufs, ceiling_db - headroom_db).reshape(np.shape(audio))
+    leveled = Leveler(audio).level(target_lufs, ceiling_db - headroom_db)[0]
+    return leveled.reshape(np.shape(audio))
+
+
+class Setting(NamedTuple):
+    """What a Leveler does to its input: a gain and the limiter's cuts."""
+
+    gain_db: float
+    cuts: _Cuts
 
 
 class Leveler:
     """One input's analysis (K-weighted signal, block energies, block peaks), shared by every
-    pass of the gain search and by master.py's retries after encoding."""
+    pass of the gain search and by master.py's retries after encoding. Reads the input in
+    place: it must not change while the Leveler is in use."""
 
     def __init__(self, audio: np.ndarray) -> None:
         self.x = _channels_first(audio)
-        self.k = _k_weighted(self.x)
         self.gating = _Gating(self.x.shape[1])
-        self.energies = self.gating.energies(_power(self.k))
+        self.k = _KWeighted(self.x, self.gating)
+        self.energies = self.k.energies
         self.lufs = self.gating.lufs(self.energies)
         self.peaks = _block_peaks(self.x)
         self.true_peak = _true_peak(self.x, self.peaks)
-        self._envelope = np.zeros((len(self.peaks), _PEAK_BLOCK), np.float32)  # lazily filled
-        self._enveloped = np.zeros(len(self.peaks), bool)
+        # Per-sample true peak envelope of the blocks the limiter looked at, and each block's
+        # row in it (-1 until computed): a few scattered blocks, kept together.
+        self._envelope = np.zeros((0, _PEAK_BLOCK), np.float32)
+        self._rows = np.full(len(self.peaks), -1)
 
-    def level(self, target_lufs: float, peak_db: float) -> np.ndarray:
-        """Audio (samples, channels) at `target_lufs`, limited to `peak_db` dBTP.
+    def level(self, target_lufs: float, peak_db: float) -> tuple[np.ndarray, Setting]:
+        """Audio (samples, channels) at `target_lufs`, limited to `peak_db` dBTP, and the
+        Setting that gives it (render makes the same audio again from it).
 
         Limiting lowers the loudness, and BS.1770's relative gate can even make it fall as
         the gain rises (crushed gunshots stop dominating once the dialogue passes the gate),
@@ -162,16 +181,21 @@ class Leveler:
         _MAX_LIMITING_DB of limiting (a lone click in silence) gets the pass nearest it; the
         measured Episode then shows the miss."""
         if not math.isfinite(self.lufs):
-            return self.x.T.copy()
+            setting = Setting(0.0, _NO_CUTS)
+            return self.render(setting), setting
         limit_db = peak_db
         for _ in range(_MAX_PASSES):
-            gain_db, cuts = self._search(target_lufs, peak_db, limit_db)
-            y = self._render(gain_db, cuts)
+            setting = Setting(*self._search(target_lufs, peak_db, limit_db))
+            y = self._render(*setting)
             overshoot = _db(_true_peak(y, _block_peaks(y))) - (peak_db + _LIMITER_SLACK_DB)
             if overshoot <= 0:
                 break
             limit_db -= overshoot + 0.1
-        return y.T
+        return y.T, setting
+
+    def render(self, setting: Setting) -> np.ndarray:
+        """The audio (samples, channels) of a Setting from level(), again."""
+        return self._render(*setting).T
 
     def _search(self, target: float, peak_db: float, limit_db: float) -> tuple[float, _Cuts]:
         """The gain (dB) whose limited loudness is nearest `target`, with its cuts."""
@@ -206,6 +230,8 @@ class Leveler:
                 last = (gain_db, lufs)
                 gain_db = min(gain_db + (target - lufs) * reach, most_gain)
                 stride *= 2
+        self.k.pieces.clear()  # needed again only by another search
+        _give_back_freed_memory()
         return best[1], best[2]
 
     def _cuts(self, gain: float, limit: float) -> _Cuts:
@@ -258,12 +284,15 @@ class Leveler:
 
     def _oversampled(self, blocks: np.ndarray) -> np.ndarray:
         """Per-sample true peak envelope of the input's `blocks`, computed once per block."""
-        todo = blocks[~self._enveloped[blocks]]
-        for start in range(0, len(todo), _PEAK_BATCH):
-            batch = todo[start : start + _PEAK_BATCH]
-            self._envelope[batch] = _oversampled_peaks(self.x, batch)
-        self._enveloped[todo] = True
-        return self._envelope[blocks]
+        todo = blocks[self._rows[blocks] < 0]
+        if todo.size:
+            fresh = [
+                _oversampled_peaks(self.x, todo[start : start + _PEAK_BATCH])
+                for start in range(0, len(todo), _PEAK_BATCH)
+            ]
+            self._rows[todo] = len(self._envelope) + np.arange(len(todo))
+            self._envelope = np.concatenate([self._envelope, *fresh])
+        return self._envelope[self._rows[blocks]]
 
     def _limited_lufs(self, gain_db: float, cuts: _Cuts) -> float:
         """Loudness of the input at `gain_db` with `cuts` applied. K-weighting is linear, so
@@ -279,18 +308,45 @@ class Leveler:
         group = np.cumsum(first) - 1
         starts = cuts.starts[first]
         stops = np.minimum(cuts.stops[np.r_[first[1:], True]] + _K_TAIL, self.x.shape[1])
-        offsets = np.cumsum(stops - starts) - (stops - starts)
+        lengths = stops - starts
+        offsets = np.cumsum(lengths) - lengths  # of each stretch, back to back
         at = offsets[group] + cuts.starts - starts[group]
-        factor = np.zeros((stops - starts).sum(), np.float32)  # gain change: limited - 1
-        factor[_ranges(at, at + cuts.stops - cuts.starts)] = 10 ** (cuts.db / -20) - 1
-        t = _ranges(starts, stops)
-        removed = _k_weighted(self.x[:, t] * (factor * np.float32(gain)))  # negative of the change
-        # (g k + r)^2 - (g k)^2 = r (2 g k + r): the change of each sample's power
-        change = np.einsum("ij,ij->j", removed, self.k[:, t] * np.float32(2 * gain) + removed)
-        return self.gating.lufs(energies + self.gating.energies_at(t, change))
+        cut = _ranges(at, at + cuts.stops - cuts.starts)  # where the cut samples are
+        factor = 10 ** (cuts.db / -20) - 1  # their gain change: limited - 1
+        # The change of power is summed in float64 from the first stretch on, as one cumsum
+        # would; the sums are wanted where the gating edges fall.
+        stretch = np.searchsorted(starts, self.gating.edges, side="right") - 1
+        inside = np.minimum(self.gating.edges - starts[stretch], lengths[stretch])
+        before = np.where(stretch >= 0, offsets[stretch] + inside, 0)  # samples before each
+        at_edges = np.zeros(len(before))
+        state, summed = None, np.zeros(1)
+        # A _CHUNK of the stretches at a time: the filter's state and the running sum carry
+        # over, so the floats are those of one pass over them all.
+        for lo in range(0, int(lengths.sum()), _CHUNK):
+            hi = min(lo + _CHUNK, int(lengths.sum()))
+            part = (offsets < hi) & (offsets + lengths > lo)
+            part_starts = starts[part] + np.maximum(lo - offsets[part], 0)
+            part_stops = starts[part] + np.minimum(hi - offsets[part], lengths[part])
+            gains = np.zeros(hi - lo, np.float32)
+            i, j = np.searchsorted(cut, [lo, hi])
+            gains[cut[i:j] - lo] = factor[i:j]
+            gains *= np.float32(gain)
+            removed = self.x[:, _ranges(part_starts, part_stops)]
+            removed *= gains
+            removed, state = _k_weighted(removed, state)  # minus the change
+            # (g k + r)^2 - (g k)^2 = r (2 g k + r): the change of each sample's power
+            weighted = self.k.at(part_starts, part_stops)
+            weighted *= np.float32(2 * gain)
+            weighted += removed
+            change = np.einsum("ij,ij->j", removed, weighted)
+            summed = np.cumsum(np.r_[summed[-1], change.astype(np.float64)])
+            here = (before >= lo) & (before <= hi)
+            at_edges[here] = summed[before[here] - lo]
+        return self.gating.lufs(energies + np.diff(at_edges))
 
     def _render(self, gain_db: float, cuts: _Cuts) -> np.ndarray:
-        """(channels, samples) float32 output of one gain and limiter pass."""
+        """(channels, samples) float32 output of one gain and limiter pass, laid out in
+        memory like the input (a transposed view of (samples, channels))."""
         y = self.x * np.float32(10 ** (gain_db / 20))
         if cuts.starts.size:
             y[:, _ranges(cuts.starts, cuts.stops)] *= 10 ** (cuts.db / np.float32(-20))
@@ -325,16 +381,6 @@ class _Gating:
         self.lo = np.searchsorted(self.edges, lo)
         self.hi = np.searchsorted(self.edges, hi)
 
-    def energies(self, power: np.ndarray) -> np.ndarray:
-        """Energy of each interval between edges, from per-sample power. Summed in float64:
-        the gain search subtracts what limiting removes, which can be nearly all of it."""
-        return np.add.reduceat(power[: self.edges[-1]], self.edges[:-1], dtype=np.float64)
-
-    def energies_at(self, t: np.ndarray, power: np.ndarray) -> np.ndarray:
-        """Interval energies of `power` given only at sorted sample positions `t`."""
-        summed = np.concatenate([[0.0], np.cumsum(power, dtype=np.float64)])
-        return np.diff(summed[np.searchsorted(t, self.edges)])
-
     def lufs(self, energies: np.ndarray) -> float:
         """Gated integrated loudness from interval energies."""
         summed = np.concatenate([[0.0], np.cumsum(energies)])
@@ -349,14 +395,76 @@ class _Gating:
         return -0.691 + 10 * math.log10(kept.mean()) if kept.size else -math.inf
 
 
+class _KWeighted:
+    """The K-weighted signal of (channels, samples) `x`, filtered a piece of _PIECE gating
+    intervals at a time: the energy of each interval (summed in float64: the gain search
+    subtracts what limiting removes, which can be nearly all of it), and the weighted
+    samples of any piece again on demand, from the filter's state at its start. Piece by
+    piece gives the floats of one pass without holding the whole weighted signal."""
+
+    def __init__(self, x: np.ndarray, gating: _Gating) -> None:
+        self.x = x
+        edges = gating.edges
+        self.bounds = np.unique(np.r_[edges[::_PIECE], edges[-1], x.shape[1]])
+        self.states: list[np.ndarray] = []
+        self.pieces: dict[int, np.ndarray] = {}  # the ones asked for
+        energies = []
+        state = np.zeros((len(_K_WEIGHTING), x.shape[0], 2), np.float32)
+        for lo, hi in pairwise(self.bounds):
+            self.states.append(state)
+            k, state = _k_weighted(x[:, lo:hi], state)
+            if hi <= edges[-1]:  # pieces start and end on edges up to there
+                inner = edges[np.searchsorted(edges, lo) : np.searchsorted(edges, hi)]
+                energies.append(np.add.reduceat(_power(k), inner - lo, dtype=np.float64))
+        self.energies = np.concatenate(energies)
+
+    def at(self, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+        """The weighted samples (channels, samples) of the sorted, disjoint stretches
+        starts..stops, back to back."""
+        out = np.empty((self.x.shape[0], int((stops - starts).sum())), np.float32)
+        bounds, to = self.bounds.tolist(), 0
+        pieces = np.searchsorted(self.bounds, starts, side="right") - 1
+        for start, stop, piece in zip(
+            starts.tolist(), stops.tolist(), pieces.tolist(), strict=True
+        ):
+            while start < stop:  # through the pieces the stretch spans
+                lo, end = bounds[piece], min(stop, bounds[piece + 1])
+                if piece not in self.pieces:
+                    self.pieces[piece] = _k_weighted(
+                        self.x[:, lo : bounds[piece + 1]], self.states[piece]
+                    )[0]
+                out[:, to : to + end - start] = self.pieces[piece][:, start - lo : end - lo]
+                to, start, piece = to + end - start, end, piece + 1
+        return out
+
+
+try:
+    _malloc_trim = ctypes.CDLL(None).malloc_trim  # glibc
+except (AttributeError, OSError, TypeError):
+    _malloc_trim = None
+
+
+def _give_back_freed_memory() -> None:
+    """Return the heap's free pages to the system. glibc keeps freed arrays of up to tens of
+    MB on its heap (its mmap threshold rises with the sizes it has seen), so the limiter's
+    scratch arrays would otherwise stay resident under the chapter-length output."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
 def _channels_first(audio: np.ndarray) -> np.ndarray:
-    """(channels, samples) float32, C-contiguous: a view when the input already is one."""
+    """(channels, samples) float32: a view of the input when it is float32 already."""
     x = np.asarray(audio, dtype=np.float32)
-    return x[None] if x.ndim == 1 else np.ascontiguousarray(x.T)
+    return x[None] if x.ndim == 1 else x.T
 
 
-def _k_weighted(x: np.ndarray) -> np.ndarray:
-    return sosfilt(_K_WEIGHTING, x + _SUBNORMAL_GUARD, axis=-1)
+def _k_weighted(x: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(channels, samples) `x` K-weighted from the filter `state` (at rest by default), and
+    the state after it: a signal weighted piece by piece, each piece from the state the last
+    one left, comes out in the very floats of one pass."""
+    if state is None:
+        state = np.zeros((len(_K_WEIGHTING), x.shape[0], 2), np.float32)
+    return sosfilt(_K_WEIGHTING, x + _SUBNORMAL_GUARD, axis=-1, zi=state)
 
 
 def _power(k: np.ndarray) -> np.ndarray:
@@ -364,12 +472,22 @@ def _power(k: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->j", k, k)
 
 
+def _chunks(n: int) -> list[tuple[int, int]]:
+    """Consecutive whole-block stretches of about _CHUNK samples covering n samples."""
+    step = max(_CHUNK // _PEAK_BLOCK, 1) * _PEAK_BLOCK
+    return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+
+
 def _block_peaks(x: np.ndarray) -> np.ndarray:
     """Largest |sample| of each _PEAK_BLOCK samples, over all channels (the last may be short)."""
-    starts = np.arange(0, x.shape[1], _PEAK_BLOCK)
-    highest = np.maximum.reduceat(x, starts, axis=1).max(axis=0)
-    lowest = np.minimum.reduceat(x, starts, axis=1).min(axis=0)
-    return np.maximum(highest, -lowest)
+    peaks = np.zeros(-(-x.shape[1] // _PEAK_BLOCK), x.dtype)
+    for lo, hi in _chunks(x.shape[1]):
+        chunk = np.ascontiguousarray(x[:, lo:hi])
+        starts = np.arange(0, hi - lo, _PEAK_BLOCK)
+        highest = np.maximum.reduceat(chunk, starts, axis=1).max(axis=0)
+        lowest = np.minimum.reduceat(chunk, starts, axis=1).min(axis=0)
+        peaks[lo // _PEAK_BLOCK : lo // _PEAK_BLOCK + len(starts)] = np.maximum(highest, -lowest)
+    return peaks
 
 
 def _near(peaks: np.ndarray) -> np.ndarray:
@@ -405,11 +523,16 @@ def _true_peak(x: np.ndarray, peaks: np.ndarray) -> float:
 def _block_steps(x: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     """Largest |x[i] - x[i-1]| in each block, over channels. The steps in from and out to
     the zeros beyond the ends are at most the end blocks' peaks."""
-    steps = np.diff(x, axis=1)  # steps[:, i] = x[i + 1] - x[i]
-    starts = np.maximum(np.arange(0, x.shape[1], _PEAK_BLOCK) - 1, 0)
-    highest = np.maximum.reduceat(steps, starts, axis=1).max(axis=0)
-    lowest = np.minimum.reduceat(steps, starts, axis=1).min(axis=0)
-    out = np.maximum(highest, -lowest)
+    out = np.zeros_like(peaks)
+    for lo, hi in _chunks(x.shape[1]):
+        # steps[:, i] = x[first + i + 1] - x[first + i]: a block gets the steps into its
+        # samples (the first block, those after its first sample)
+        first = max(lo - 1, 0)
+        steps = np.diff(x[:, first:hi], axis=1)
+        starts = np.maximum(np.arange(lo, hi, _PEAK_BLOCK) - 1, 0) - first
+        highest = np.maximum.reduceat(steps, starts, axis=1).max(axis=0)
+        lowest = np.minimum.reduceat(steps, starts, axis=1).min(axis=0)
+        out[lo // _PEAK_BLOCK : lo // _PEAK_BLOCK + len(starts)] = np.maximum(highest, -lowest)
     out[[0, -1]] = np.maximum(out[[0, -1]], peaks[[0, -1]])
     return out
 

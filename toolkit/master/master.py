@@ -42,21 +42,26 @@ class Mastered(NamedTuple):
 def master_audio(audio: np.ndarray) -> Mastered:
     """Normalize and encode; if the decoded MP3 misses the targets, shift the loudness aim
     and add limiter headroom by what was missed and redo (normal speech passes first time).
-    The input is analysed once; a redo reuses that and pays mostly for the encode."""
+    The input is analysed once; a redo reuses that and pays mostly for the encode.
+
+    Besides the input, one chapter-length buffer at a time: the normalized audio is let go
+    while the MP3 is decoded and measured, and rendered again for the result."""
     leveler = Leveler(audio)
     target, headroom = TARGET_LUFS, LIMITER_HEADROOM_DB
     for _ in range(_MAX_ENCODES):
-        normalized = leveler.level(target, CEILING_DB - headroom)
+        normalized, setting = leveler.level(target, CEILING_DB - headroom)
         mp3 = encode_mp3(normalized)
+        del normalized
         decoded = decode(mp3)
         lufs, peak = integrated_lufs(decoded), true_peak_db(decoded)
+        del decoded
         if not math.isfinite(lufs):  # silence: nothing to aim
             break
         if peak <= CEILING_DB and abs(lufs - TARGET_LUFS) <= _DECODED_LUFS_AIM:
             break
         headroom += max(0.0, peak - CEILING_DB + 0.5)  # MP3 overshoot varies with the gain
         target += TARGET_LUFS - lufs
-    return Mastered(normalized, mp3, lufs, peak)
+    return Mastered(leveler.render(setting), mp3, lufs, peak)
 
 
 def extra_masters(audio: np.ndarray, formats: Iterable[str]) -> dict[str, bytes]:

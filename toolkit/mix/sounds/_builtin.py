@@ -77,11 +77,19 @@ def version() -> str:
     return digest.hexdigest()[:16]
 
 
-def loop_to(loop: np.ndarray, n: int) -> np.ndarray:
-    """Tile a seamless loop to exactly n samples."""
+def loop_to(loop: np.ndarray, n: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
+    """Tile a seamless loop to exactly n samples; only samples lo..hi of them when given."""
+    hi = n if hi is None else hi
     if n < 0:
         raise ValueError(f"negative length: {n} samples")
-    return np.tile(loop, (-(-n // len(loop)), 1))[:n]
+    if not 0 <= lo <= hi <= n:
+        raise ValueError(f"samples {lo}..{hi} are not within 0..{n}")
+    pieces, at = [], lo
+    while at < hi:
+        start = at % len(loop)
+        pieces.append(loop[start : start + hi - at])
+        at += len(pieces[-1])
+    return np.concatenate(pieces) if pieces else loop[:0].copy()
 
 
 @cache

@@ -11,7 +11,7 @@ from pedalboard.io import AudioFile
 from toolkit.fsutil import atomic_write_bytes
 from toolkit.mix.timeline import RATE
 
-from ._builtin import base, catalogue, kind_of, shape, version
+from ._builtin import base, catalogue, kind_of, loop_to, shape, version
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # preference order when a stem repeats
 CROSSFADE = 0.05  # seconds; long enough to hide a join, short enough not to smear it
@@ -54,14 +54,27 @@ class Library:
         """Like sounds.render; a recording is looped (or cut) to `seconds` when given (as for
         a bed), or kept whole without it. What a sound is made from (a bed's loop, a decoded
         recording) is kept per name; the chapter-length results are not."""
+        audio = self._base(name)
+        if name not in self._files:
+            return shape(name, audio, seconds)
+        return audio.copy() if seconds is None else crossfade_loop(audio, round(seconds * RATE))
+
+    def render_part(self, name: str, n: int, lo: int, hi: int) -> np.ndarray:
+        """Samples lo..hi of the bed `name` looped (or cut) to n samples: the same floats as
+        render(name, n / RATE)[lo:hi], without the rest (a bed can run a whole chapter)."""
+        audio = self._base(name)
+        if name in self._files:
+            return crossfade_loop(audio, n, lo, hi)
+        if kind_of(name) != "bed":
+            raise ValueError(f"{name!r} is not a bed")
+        return loop_to(audio, n, lo, hi)
+
+    def _base(self, name: str) -> np.ndarray:
         if name not in self._cache:
             self._cache[name] = (
                 read_audio(self._files[name]) if name in self._files else self._builtin_base(name)
             )
-        audio = self._cache[name]
-        if name not in self._files:
-            return shape(name, audio, seconds)
-        return audio.copy() if seconds is None else crossfade_loop(audio, round(seconds * RATE))
+        return self._cache[name]
 
     def _builtin_base(self, name: str) -> np.ndarray:
         """A built-in's loop or one-shot, kept on disk when there is a cache folder: drawing
@@ -102,17 +115,26 @@ def read_audio(path: Path) -> np.ndarray:
     return np.ascontiguousarray(stereo.T, dtype=np.float32)
 
 
-def crossfade_loop(audio: np.ndarray, n: int) -> np.ndarray:
-    """Repeat a recording to exactly n samples. At every join the tail fades (equal power)
-    into the head, so the loop neither clicks nor dips; the first lap starts as recorded."""
+def crossfade_loop(audio: np.ndarray, n: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
+    """Repeat a recording to exactly n samples (only samples lo..hi of them when given). At
+    every join the tail fades (equal power) into the head, so the loop neither clicks nor
+    dips; the first lap starts as recorded."""
+    hi = n if hi is None else hi
     if n < 0:
         raise ValueError(f"negative length: {n} samples")
     if len(audio) >= n:
-        return audio[:n]
+        return audio[lo:hi]
     fade = min(round(CROSSFADE * RATE), len(audio) // 4)
     angle = np.linspace(0, np.pi / 2, fade, dtype=np.float32)[:, None]
     body = audio[: len(audio) - fade]
-    cycle = body.copy()
-    cycle[:fade] = audio[:fade] * np.sin(angle) + audio[len(audio) - fade :] * np.cos(angle)
-    laps = -(-(n - len(body)) // len(cycle))
-    return np.concatenate([body, *[cycle] * laps])[:n]
+    join = audio[:fade] * np.sin(angle) + audio[len(audio) - fade :] * np.cos(angle)
+    # The body as recorded, then laps of it that each start with the join.
+    start, stop = max(lo, len(body)) - len(body), hi - len(body)
+    if stop <= start:
+        return body[lo:hi].copy()
+    laps = loop_to(body, stop, start, stop)
+    for lap in range(start // len(body) * len(body), stop, len(body)):
+        a, b = max(lap, start), min(lap + fade, stop)
+        if a < b:
+            laps[a - start : b - start] = join[a - lap : b - lap]
+    return np.concatenate([body[lo:hi], laps])
