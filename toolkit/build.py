@@ -15,6 +15,8 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ from toolkit.mix.sounds import Library
 from toolkit.mix.timeline import Cue, Mark
 from toolkit.script.loader import load_show
 from toolkit.script.model import Ambience, Chapter, Music, Pause, Sfx, Show, Speech
-from toolkit.speech.synth import Synthesizer, worker_pool
+from toolkit.speech.synth import POOL_MIN_LINES, Synthesizer, worker_pool
 
 Log = Callable[[str], None]
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -329,42 +331,51 @@ def render_all(
     formats: tuple[str, ...],
     timings: dict[str, float],
 ) -> None:
-    """Voice the missing lines and mix and master the chapters the plan names, as a pipeline:
-    each chapter goes to a mastering worker as soon as its own lines are voiced, while the
-    speech workers go on with the next chapter's. `timings` gets the seconds spent waiting on
-    speech and the mastering time left over once speech was done."""
+    """Voice the missing lines and mix and master the chapters the plan names, as a pipeline
+    in one pool of workers: each chapter is queued for mastering as soon as its own lines are
+    voiced, while the other workers go on with the next chapter's lines. `timings` gets the
+    seconds spent waiting on speech and the mastering time left over once speech was done."""
     started = time.perf_counter()
     speech_tick = progress("speech", len(todo.lines)) if progress and todo.lines else None
     mix_tick = progress("mix+master", len(todo.render)) if progress and todo.render else None
     sounds = project.sounds_dir if project.sounds_dir.is_dir() else None
     chapters = [c for c in checked.show.chapters if c.number in todo.render]
-    workers = min(synth.jobs, len(chapters))
-    speech = 0.0
-    with worker_pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
-        futures = []
-        with synth.session(len(todo.lines)):  # the speech workers go when speech is done
+    pooled = synth.jobs > 1 and (len(chapters) > 1 or len(todo.lines) >= POOL_MIN_LINES)
+    speech, queued = 0.0, []
+    with worker_pool(synth.jobs) if pooled else contextlib.nullcontext() as pool:
+        with synth.session(len(todo.lines), pool):
             for chapter in chapters:
                 voicing = time.perf_counter()
                 synth.ensure(speech_lines(chapter), speech_tick)
                 speech += time.perf_counter() - voicing
                 files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
                 job = (project.cache_dir, chapter, todo.chapters[chapter.number], files)
-                job += (checked.voices, sounds, formats)
-                if pool:
-                    futures.append(pool.submit(render_chapter, *job))
-                else:
-                    render_chapter(*job)
-                    if mix_tick:
-                        mix_tick(1)
+                queued.append((_submit(pool, job + (checked.voices, sounds, formats)), job))
             voicing = time.perf_counter()
             synth.ensure(todo.lines, speech_tick)  # clips of chapters that need no render
             speech += time.perf_counter() - voicing
-        for future in futures:
-            future.result()
+        for future, job in queued:
+            try:
+                future.result()
+            except (BrokenProcessPool, CancelledError):  # a hung engine took the workers down
+                render_chapter(*job, checked.voices, sounds, formats)
             if mix_tick:
                 mix_tick(1)
     timings["speech"] = speech
     timings["mix+master"] = time.perf_counter() - started - speech
+
+
+def _submit(pool: ProcessPoolExecutor | None, job: tuple) -> Future:
+    """Queue a chapter's render in the pool, or render it here when there is no pool (or no
+    longer one: killed for a hung engine)."""
+    if pool is not None:
+        try:
+            return pool.submit(render_chapter, *job)
+        except (BrokenProcessPool, RuntimeError):
+            pass
+    done: Future = Future()
+    done.set_result(render_chapter(*job))
+    return done
 
 
 @contextmanager

@@ -221,14 +221,17 @@ class Synthesizer:
         self._pooled = False
 
     @contextmanager
-    def session(self, lines: int) -> Iterator[None]:
+    def session(self, lines: int, pool: ProcessPoolExecutor | None = None) -> Iterator[None]:
         """Keep one pool of workers, each loading its engines once, across several calls
-        that voice `lines` lines in all (none when that is too few to pay for the pool)."""
+        that voice `lines` lines in all (none when that is too few to pay for the pool).
+        A `pool` given is shared with the caller, who shuts it down; if an engine hangs in
+        it, its workers are killed and the session goes on in a pool of its own."""
         self._pooled = lines >= POOL_MIN_LINES and self.jobs > 1
+        self._pool = pool if self._pooled else None
         try:
             yield
         finally:
-            if self._pool is not None:
+            if self._pool is not None and self._pool is not pool:
                 self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool, self._pooled = None, False
 
