@@ -340,6 +340,8 @@ def render_all(
     mix_tick = progress("mix+master", len(todo.render)) if progress and todo.render else None
     sounds = project.sounds_dir if project.sounds_dir.is_dir() else None
     chapters = [c for c in checked.show.chapters if c.number in todo.render]
+    # Longest first (by words spoken), so the render left running alone at the end is short.
+    chapters.sort(key=lambda c: -sum(len(line.text.split()) for line in speech_lines(c)))
     pooled = synth.jobs > 1 and (len(chapters) > 1 or len(todo.lines) >= POOL_MIN_LINES)
     speech, queued = 0.0, []
     with worker_pool(synth.jobs) if pooled else contextlib.nullcontext() as pool:
