@@ -3,7 +3,7 @@ dialogue placed in its room, beds under each scene ducked for speech, foley and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -381,51 +381,18 @@ def lay_out(
 
 
 def mix_into(buses: dict[str, np.ndarray], layout: Layout, n: int, library) -> list[Cue]:
-    """Add each bus (BUSES) into its buffer in `buses`, beds and music ducked under speech, and
-    return the beds' cues. Buses may share a buffer: sharing one, they add up to the same
-    floats as their own buffers summed in BUSES order, without a chapter-length buffer each.
-
-    Voice goes first, straight into its (still silent) buffer. Effects and music are summed
-    apart where their sounds overlap, then added; beds a chunk at a time (see lay_beds). Each
-    sound is rendered (put in its room) only here, and let go once added."""
+    """Add each bus (BUSES) into its buffer in `buses` (buses may share one), beds and music
+    ducked under speech, and return the beds' cues. Each sound is put in its room only here
+    and let go once added; beds are laid a chunk at a time (see lay_beds)."""
     duck = Duck(layout.cues, n)
-    placed = {bus: [p for p in layout.placed if p.bus == bus] for bus in BUSES[:3]}
-    layout.placed.clear()
-    voice = placed["voice"][::-1]
-    del placed["voice"]
-    while voice:
-        item = voice.pop()
-        buses["voice"][item.start : item.start + item.length] += item.make()
-    for bus in ("fx", "music"):
-        for start, audio in overlaps(placed[bus]):
-            if bus == "music":
-                audio *= duck(start, start + len(audio))[:, None]
-            buses[bus][start : start + len(audio)] += audio
+    placed, layout.placed = layout.placed[::-1], []
+    while placed:
+        item = placed.pop()
+        audio = item.make()
+        if item.bus == "music":
+            audio = audio * duck(item.start, item.start + item.length)[:, None]
+        buses[item.bus][item.start : item.start + item.length] += audio
     return lay_beds(layout.beds, n, library, buses["bed"], duck)
-
-
-def overlaps(placed: list[Placed]) -> Iterator[tuple[int, np.ndarray]]:
-    """Placed audio as runs that don't overlap: (start, the sum of the run's audio in order of
-    placing). `placed` is emptied; each sound is let go once its run is summed."""
-    items: list = placed.copy()
-    placed.clear()
-    order = sorted(range(len(items)), key=lambda i: items[i].start)
-    runs: list[list[int]] = []
-    end = -1
-    for i in order:
-        if items[i].start >= end:
-            runs.append([])
-        runs[-1].append(i)
-        end = max(end, items[i].start + items[i].length)
-    for run in runs:
-        sounds = [items[i] for i in sorted(run)]
-        for i in run:
-            items[i] = None
-        start = min(p.start for p in sounds)
-        audio = np.zeros((max(p.start + p.length for p in sounds) - start, 2), np.float32)
-        for p in sounds:
-            audio[p.start - start : p.start - start + p.length] += p.make()
-        yield start, audio
 
 
 def finish(
@@ -457,8 +424,8 @@ def render_stems(
 def mix_chapter(
     chapter: Chapter, clips: dict[Speech, np.ndarray], voices: dict[str, Voice], library
 ) -> MixedChapter:
-    """Place every line of `chapter` and mix it into float32 stereo at RATE: the same floats
-    as render_stems' mix, in one chapter-length buffer instead of six."""
+    """Place every line of `chapter` and mix it into float32 stereo at RATE, in one
+    chapter-length buffer (render_stems keeps one per bus)."""
     layout, n = lay_out(chapter, clips, voices, library)
     audio = np.zeros((n, 2), np.float32)
     bed_cues = mix_into(dict.fromkeys(BUSES, audio), layout, n, library)
