@@ -75,3 +75,28 @@ def test_broken_engine_without_fallback_is_one_line(tmp_path: Path) -> None:
     assert "MOM" in errors[0] and "did not answer" in errors[0]
     assert "Traceback" not in result.stderr
     assert (root / "build/feed.xml").read_text() == "previous"
+
+
+def test_engine_hung_inside_a_worker_is_killed_and_the_build_completes(tmp_path: Path) -> None:
+    """An engine stuck in its own process (no subprocess to time out) hangs a pool worker: the
+    workers are killed, the voice falls back, and chapters queued in that pool are still
+    mastered. No worker is left behind."""
+    root = write_project(tmp_path / "show")
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import time\n"
+        "import toolkit.speech.flite\n"
+        "toolkit.speech.flite.Flite.synthesize = lambda *args, **kwargs: time.sleep(1000)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(hook), "DRAMA_ENGINE_TIMEOUT": "1"}
+    started = time.monotonic()
+    result = drama(root, env, "build", "-j", "2")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 150
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2 and all("hung" in w and "using espeak" in w for w in warnings)
+    assert "Traceback" not in result.stderr
+    assert len(list((root / "build/episodes").glob("*.mp3"))) == 2
+    leftover = subprocess.run(["pgrep", "-f", str(hook)], capture_output=True, text=True)
+    assert leftover.stdout == ""

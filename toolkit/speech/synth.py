@@ -171,15 +171,23 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
     )
 
 
-def _outcome(future: Future) -> np.ndarray | str:
-    """A worker's answer, or why there is none: an engine that takes more than twice its
-    own timeout after the previous line, or takes its worker down, fails the line."""
-    try:
-        return future.result(timeout=2 * TIMEOUT + 10)
-    except FuturesTimeout:
-        return f"the engine hung (no answer in {2 * TIMEOUT + 10:g} s)"
-    except BrokenProcessPool:
-        return "the engine crashed its worker process"
+def _outcomes(futures: list[Future]) -> Iterator[np.ndarray | str | None]:
+    """Each worker's answer, or why there is none: an engine that takes more than twice its
+    own timeout after the previous line, or takes its worker down, fails its line. The pool is
+    lost with it, so lines still waiting then are nobody's fault: None, to be voiced again."""
+    lost = False
+    for future in futures:
+        if lost and not future.done():
+            yield None
+            continue
+        try:
+            yield future.result(timeout=2 * TIMEOUT + 10)
+        except FuturesTimeout:
+            lost = True
+            yield f"the engine hung (no answer in {2 * TIMEOUT + 10:g} s)"
+        except BrokenProcessPool:
+            yield None if lost else "the engine crashed its worker process"
+            lost = True
 
 
 def _stop(pool: ProcessPoolExecutor, futures: list[Future]) -> None:
@@ -316,15 +324,18 @@ class Synthesizer:
             return self._collect(jobs, results, progress)
         pool = self._pool or worker_pool(self.jobs if self._pooled else min(self.jobs, len(jobs)))
         futures: list[Future] = []
+        healthy = False
         try:
             futures = [
                 pool.submit(speak_or_error, spec, line.text, line.direction)
                 for line, spec, _ in jobs
             ]
-            return self._collect(jobs, (_outcome(f) for f in futures), progress)
+            failed = self._collect(jobs, _outcomes(futures), progress)
+            healthy = all(f.done() and f.exception() is None for f in futures)
+            return failed
         finally:
-            if self._pooled and all(f.done() for f in futures):
-                self._pool = pool  # healthy: kept for the session's next call
+            if self._pooled and healthy:
+                self._pool = pool  # kept for the session's next call
             else:
                 _stop(pool, futures)
                 self._pool = None
@@ -332,6 +343,8 @@ class Synthesizer:
     def _collect(self, jobs, results, progress: Callable[[int], None] | None) -> bool:
         failed = False
         for (line, spec, key), result in zip(jobs, results, strict=True):
+            if result is None:
+                continue
             if isinstance(result, str):
                 failed = True
                 if spec not in self.errors:
