@@ -157,6 +157,68 @@ def test_kill_mid_build_keeps_previous_outputs(built: Path, tmp_path: Path) -> N
     assert snapshot(root)["build/episodes/01-one.mp3"][1] == before["build/episodes/01-one.mp3"][1]
 
 
+def children(pid: int) -> set[int]:
+    """Processes whose parent is `pid`, from /proc."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_killed_build_leaves_no_workers_behind(built: Path, tmp_path: Path) -> None:
+    """kill -9 of the build alone (not its process group): its workers go with it."""
+    root = tmp_path / "orphans"
+    shutil.copytree(built, root)
+    shutil.rmtree(root / ".cache/chapters")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "build", "-C", str(root), "-q", "-j", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    workers: set[int] = set()
+    # Killed once both workers are up (past their imports, at work): a worker still starting
+    # would exit on its own when it finds the build gone.
+    while time.monotonic() < deadline and process.poll() is None:
+        workers = {pid for pid in children(process.pid) if "spawn_main" in cmdline(pid)}
+        if len(workers) == 2 and all(resident_mb(pid) > 90 for pid in workers):
+            break
+        time.sleep(0.05)
+    assert len(workers) == 2, "the build should have started two workers"
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if alive(pid)]
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def resident_mb(pid: int) -> float:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * 4096 / 2**20
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def test_second_build_waits_for_the_first(built: Path, tmp_path: Path) -> None:
     root = tmp_path / "lock"
     shutil.copytree(built, root)

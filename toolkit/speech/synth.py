@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import io
 import json
 import os
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -167,7 +170,10 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
     told how many threads its engines may use so the workers share the cores."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     return ProcessPoolExecutor(
-        jobs, mp_context=get_context("spawn"), initializer=_set_threads, initargs=(threads,)
+        jobs,
+        mp_context=get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(threads, os.getpid()),
     )
 
 
@@ -198,9 +204,18 @@ def _stop(pool: ProcessPoolExecutor, futures: list[Future]) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _set_threads(threads: int) -> None:
+def _worker_init(threads: int, build: int) -> None:
+    """In each worker: take its share of the cores, and die with the build. A build killed
+    with kill -9 must not leave workers behind (they would idle forever, holding their
+    engines' memory): Linux sends them SIGKILL when the thread that started them ends."""
     os.environ[THREADS_ENV] = str(threads)
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: no such call
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != build:  # the build died before prctl took effect
+        os._exit(1)
 
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 # Below this many lines to voice, a process pool costs more to start than it saves.
 POOL_MIN_LINES = 6
