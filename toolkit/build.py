@@ -352,16 +352,19 @@ def render_all(
                 speech += time.perf_counter() - voicing
                 files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
                 job = (project.cache_dir, chapter, todo.chapters[chapter.number], files)
-                queued.append((_submit(pool, job + (checked.voices, sounds, formats)), job))
+                future = _submit(pool, job + (checked.voices, sounds, formats))
+                if future.done() and mix_tick:  # rendered here, not queued
+                    mix_tick(1)
+                queued.append((future, job, future.done()))
             voicing = time.perf_counter()
             synth.ensure(todo.lines, speech_tick)  # clips of chapters that need no render
             speech += time.perf_counter() - voicing
-        for future, job in queued:
+        for future, job, ticked in queued:
             try:
                 future.result()
             except (BrokenProcessPool, CancelledError):  # a hung engine took the workers down
                 render_chapter(*job, checked.voices, sounds, formats)
-            if mix_tick:
+            if mix_tick and not ticked:
                 mix_tick(1)
     timings["speech"] = speech
     timings["mix+master"] = time.perf_counter() - started - speech
