@@ -482,12 +482,18 @@ def _block_peaks(x: np.ndarray) -> np.ndarray:
     """Largest |sample| of each _PEAK_BLOCK samples, over all channels (the last may be short)."""
     peaks = np.zeros(-(-x.shape[1] // _PEAK_BLOCK), x.dtype)
     for lo, hi in _chunks(x.shape[1]):
-        chunk = np.ascontiguousarray(x[:, lo:hi])
         starts = np.arange(0, hi - lo, _PEAK_BLOCK)
-        highest = np.maximum.reduceat(chunk, starts, axis=1).max(axis=0)
-        lowest = np.minimum.reduceat(chunk, starts, axis=1).min(axis=0)
-        peaks[lo // _PEAK_BLOCK : lo // _PEAK_BLOCK + len(starts)] = np.maximum(highest, -lowest)
+        peaks[lo // _PEAK_BLOCK : lo // _PEAK_BLOCK + len(starts)] = _largest_magnitude(
+            np.ascontiguousarray(x[:, lo:hi]), starts
+        )
     return peaks
+
+
+def _largest_magnitude(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Largest |value| of (channels, n) `a` between consecutive `starts`, over channels."""
+    highest = np.maximum.reduceat(a, starts, axis=1).max(axis=0)
+    lowest = np.minimum.reduceat(a, starts, axis=1).min(axis=0)
+    return np.maximum(highest, -lowest)
 
 
 def _near(peaks: np.ndarray) -> np.ndarray:
@@ -530,9 +536,7 @@ def _block_steps(x: np.ndarray, peaks: np.ndarray) -> np.ndarray:
         first = max(lo - 1, 0)
         steps = np.diff(x[:, first:hi], axis=1)
         starts = np.maximum(np.arange(lo, hi, _PEAK_BLOCK) - 1, 0) - first
-        highest = np.maximum.reduceat(steps, starts, axis=1).max(axis=0)
-        lowest = np.minimum.reduceat(steps, starts, axis=1).min(axis=0)
-        out[lo // _PEAK_BLOCK : lo // _PEAK_BLOCK + len(starts)] = np.maximum(highest, -lowest)
+        out[lo // _PEAK_BLOCK : lo // _PEAK_BLOCK + len(starts)] = _largest_magnitude(steps, starts)
     out[[0, -1]] = np.maximum(out[[0, -1]], peaks[[0, -1]])
     return out
 
