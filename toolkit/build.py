@@ -343,31 +343,29 @@ def render_all(
     # Longest first (by words spoken), so the render left running alone at the end is short.
     chapters.sort(key=lambda c: -sum(len(line.text.split()) for line in speech_lines(c)))
     pooled = synth.jobs > 1 and (len(chapters) > 1 or len(todo.lines) >= POOL_MIN_LINES)
-    speech, queued = 0.0, []
+    queued = []
     with worker_pool(synth.jobs) if pooled else contextlib.nullcontext() as pool:
         with synth.session(len(todo.lines), pool):
             for chapter in chapters:
-                voicing = time.perf_counter()
-                synth.ensure(speech_lines(chapter), speech_tick)
-                speech += time.perf_counter() - voicing
+                with timed(timings, "speech"):
+                    synth.ensure(speech_lines(chapter), speech_tick)
                 files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
                 job = (project.cache_dir, chapter, todo.chapters[chapter.number], files)
-                future = _submit(pool, job + (checked.voices, sounds, formats))
+                job += (checked.voices, sounds, formats)
+                future = _submit(pool, job)
                 if future.done() and mix_tick:  # rendered here, not queued
                     mix_tick(1)
                 queued.append((future, job, future.done()))
-            voicing = time.perf_counter()
-            synth.ensure(todo.lines, speech_tick)  # clips of chapters that need no render
-            speech += time.perf_counter() - voicing
+            with timed(timings, "speech"):
+                synth.ensure(todo.lines, speech_tick)  # clips of chapters that need no render
         for future, job, ticked in queued:
             try:
                 future.result()
             except (BrokenProcessPool, CancelledError):  # a hung engine took the workers down
-                render_chapter(*job, checked.voices, sounds, formats)
+                render_chapter(*job)
             if mix_tick and not ticked:
                 mix_tick(1)
-    timings["speech"] = speech
-    timings["mix+master"] = time.perf_counter() - started - speech
+    timings["mix+master"] = time.perf_counter() - started - timings.get("speech", 0.0)
 
 
 def _submit(pool: ProcessPoolExecutor | None, job: tuple) -> Future:
