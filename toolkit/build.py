@@ -9,6 +9,7 @@ concurrent build never leaves a half-written site."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -24,7 +25,7 @@ from pathlib import Path
 import toolkit
 from toolkit.cast import Voice, load_cast
 from toolkit.errors import DramaError
-from toolkit.fsutil import atomic_write_bytes, write_if_changed
+from toolkit.fsutil import atomic_write_bytes, disk_error, write_if_changed
 from toolkit.master.episode import Episode
 from toolkit.master.package import check_formats
 from toolkit.mix.check import check_sounds
@@ -33,6 +34,7 @@ from toolkit.mix.timeline import Cue, Mark
 from toolkit.script.loader import load_show
 from toolkit.script.model import Ambience, Chapter, Music, Pause, Sfx, Show, Speech
 from toolkit.speech.synth import POOL_MIN_LINES, Synthesizer, worker_pool
+from toolkit.staging import site_problem, staged
 
 Log = Callable[[str], None]
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -190,6 +192,7 @@ def render_chapter(
 
 def publish_chapter(
     project: Project,
+    site: Path,
     chapter: Chapter,
     key: str,
     show: Show,
@@ -217,7 +220,7 @@ def publish_chapter(
         len(show.chapters),
     )
     files |= {f".{fmt}": (folder / f"{key}.{fmt}").read_bytes() for fmt in formats}
-    stem = project.build_dir / "episodes" / f"{chapter.number:02d}-{chapter.id}"
+    stem = site / "episodes" / f"{chapter.number:02d}-{chapter.id}"
     paths = {
         suffix: write_if_changed(Path(f"{stem}{suffix}"), data) for suffix, data in files.items()
     }
@@ -297,29 +300,64 @@ def build(
     formats = check_formats(formats)
     with timed(timings, "check"):
         checked = check(project)
-    show = checked.show
     synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
     if dry_run:
         for reason in plan(project, checked, synth, formats).reasons or ["nothing to rebuild"]:
             log(reason)
         return []
+    site_problem(project.build_dir)
+    try:
+        return _build(project, checked, synth, log, progress, timings, formats)
+    except OSError as exc:
+        raise disk_error(exc, project.root) from None
+
+
+def _build(
+    project: Project,
+    checked: Checked,
+    synth: Synthesizer,
+    log: Log,
+    progress: Progress | None,
+    timings: dict[str, float],
+    formats: tuple[str, ...],
+) -> list[Episode]:
     with locked(project, log):
         todo = plan(project, checked, synth, formats)
         sweep_temporaries(project)
         render_all(project, checked, synth, todo, progress, formats, timings)
         with timed(timings, "publish"):
-            cover = cover_bytes(project, show)
-            episodes = [
-                publish_chapter(project, c, todo.chapters[c.number], show, cover, formats)
-                for c in show.chapters
-            ]
-            from toolkit.publish.feed import write_feed
-
-            write_if_changed(project.build_dir / "cover.jpg", cover)
-            write_feed(show, episodes, project.build_dir)
-            remove_stale(project.build_dir / "episodes", episodes)
+            with staged(project.build_dir) as site:
+                episodes = publish(project, site, checked.show, todo.chapters, formats)
+            episodes = [moved(e, site, project.build_dir) for e in episodes]
     log(f"synthesized {len(todo.lines)} lines, rendered {len(todo.render)} chapters")
     return episodes
+
+
+def publish(
+    project: Project, site: Path, show: Show, keys: dict[int, str], formats: tuple[str, ...]
+) -> list[Episode]:
+    """Write the whole site into `site` (a staging copy of build/, swapped in afterwards):
+    episodes, transcripts, cover and feed, and drop what this build no longer makes."""
+    from toolkit.publish.feed import write_feed
+
+    cover = cover_bytes(project, show)
+    episodes = [
+        publish_chapter(project, site, c, keys[c.number], show, cover, formats)
+        for c in show.chapters
+    ]
+    write_if_changed(site / "cover.jpg", cover)
+    write_feed(show, episodes, site)
+    remove_stale(site / "episodes", episodes)
+    return episodes
+
+
+def moved(episode: Episode, old: Path, new: Path) -> Episode:
+    """An episode whose file paths pointed into the staging folder, pointing into build/."""
+    fields = {"mp3": episode.mp3, "vtt": episode.vtt, "srt": episode.srt}
+    fields |= {"chapters_json": episode.chapters_json}
+    out = {k: new / v.relative_to(old) for k, v in fields.items() if v is not None}
+    extras = tuple(new / p.relative_to(old) for p in episode.extras)
+    return dataclasses.replace(episode, **out, extras=extras)
 
 
 def render_all(
@@ -391,10 +429,10 @@ def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 
 
 def sweep_temporaries(project: Project) -> None:
-    """Remove temp files a killed build left behind (the lock guarantees none is in use)."""
-    for folder in (project.build_dir, project.cache_dir):
-        for path in folder.rglob(".*.tmp"):
-            path.unlink(missing_ok=True)
+    """Remove temp files a killed build left in the cache (the lock guarantees none is in
+    use); build/ itself is only ever replaced whole."""
+    for path in project.cache_dir.rglob(".*.tmp"):
+        path.unlink(missing_ok=True)
 
 
 def remove_stale(folder: Path, episodes: list[Episode]) -> None:

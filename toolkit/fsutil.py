@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
+
+from toolkit.errors import DramaError
+
+_ADVICE = {
+    errno.ENOSPC: "free some disk space and build again",
+    errno.EDQUOT: "free some disk space and build again",
+    errno.EROFS: "the disk is mounted read-only; build on a writable one",
+    errno.EACCES: "make it writable (chmod u+w) and build again",
+    errno.EPERM: "make it writable (chmod u+w; chattr -i if immutable) and build again",
+}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
@@ -25,7 +36,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 
@@ -38,7 +49,7 @@ def write_if_changed(path: Path, data: bytes) -> Path:
     return path
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make the rename itself durable (POSIX only; Windows cannot open a directory)."""
     if os.name != "posix":
         return
@@ -47,3 +58,17 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def disk_error(exc: OSError, root: Path) -> DramaError:
+    """A write the disk refused (full, read-only, immutable) as one line naming the folder
+    under the project and what to do, instead of an internal error."""
+    where = Path(exc.filename or root)
+    try:
+        parts = where.resolve().relative_to(Path(root).resolve()).parts
+        top = parts[0] if parts else "."
+        folder = "build/" if top.startswith(".build.") else f"{top}/"  # its staging folder
+    except ValueError:
+        folder = where.name
+    advice = _ADVICE.get(exc.errno or 0, "check the folder and build again")
+    return DramaError(f"cannot write {folder}: {exc.strerror or exc}; {advice}")
