@@ -100,3 +100,36 @@ def test_engine_hung_inside_a_worker_is_killed_and_the_build_completes(tmp_path:
     assert len(list((root / "build/episodes").glob("*.mp3"))) == 2
     leftover = subprocess.run(["pgrep", "-f", str(hook)], capture_output=True, text=True)
     assert leftover.stdout == ""
+
+
+BAD_FLITE = {
+    "version-hangs": 'if [ "$1" = --version ]; then sleep 1000; fi',
+    "version-empty": 'if [ "$1" = --version ]; then exit 0; fi',
+    "writes-no-wav": 'if [ "$1" = --version ]; then echo "  version: flite-fake"; fi; exit 0',
+    "writes-garbage": (
+        'if [ "$1" = --version ]; then echo "  version: flite-fake"; exit 0; fi\n'
+        'out=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done\n'
+        'head -c 5000 /dev/urandom > "$out"'
+    ),
+}
+
+
+@pytest.mark.parametrize("behaviour", sorted(BAD_FLITE))
+def test_misbehaving_engine_is_that_voice_failing(tmp_path: Path, behaviour: str) -> None:
+    """Whatever an engine does wrong in version() or synthesize() (hang, empty output, no file,
+    garbage) is its voice failing: one warning per character, espeak takes over, no traceback."""
+    root = write_project(tmp_path / "show")
+    (tmp_path / "bin").mkdir()
+    script = tmp_path / "bin/flite"
+    script.write_text(f"#!/bin/sh\n{BAD_FLITE[behaviour]}\n")
+    script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    result = drama(root, env, "build", "-j", "1")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, result.stderr
+    assert all("espeak" in w for w in warnings), warnings
+    assert len(result.stderr.strip().splitlines()) == 2 + 1, result.stderr  # and the summary
+    assert "Traceback" not in result.stderr and str(tmp_path) not in result.stderr
+    assert "/tmp" not in result.stderr
+    assert len(list((root / "build/episodes").glob("*.mp3"))) == 2

@@ -13,7 +13,7 @@ import click
 from toolkit.build import Project, build, check, clean, prune_cache
 from toolkit.errors import DramaError
 from toolkit.mix.timeline import RATE
-from toolkit.script.nodes import closest
+from toolkit.script.nodes import closest, typed
 
 
 class DramaGroup(click.Group):
@@ -348,6 +348,8 @@ def say_command(root: Path, character: str, text: str, output: Path, direction: 
     name = character.upper()
     if name not in voices:
         raise DramaError(f"unknown character '{character}', expected one of {', '.join(voices)}")
+    text = typed(text, f"{name} line", speakable=True)
+    direction = typed(direction, "direction") if direction is not None else None
     line = Speech(name, text, Where("<command line>", 1, 1), direction=direction)
     clip = Synthesizer(voices, Project(root).cache_dir / "speech", warn).clip(line)
     write_wav(output, clip.samples[None, :])

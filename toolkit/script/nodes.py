@@ -146,7 +146,8 @@ def text(file: str, node: yaml.Node, what: str, *, speakable: bool = False) -> s
         )
         raise fail(file, node, f"{what}: expected text, found {describe(node)}{hint}")
     # As written, even where YAML sees a number or date: '10:30' would be 630, '3.10' 3.1.
-    value = node.value.strip()
+    # NFC: an accent typed as a combining mark (NFD, as macOS file names) is the same letter.
+    value = unicodedata.normalize("NFC", node.value.strip())
     if not value:
         raise fail(file, node, f"{what}: expected text, found an empty string")
     if len(value) > MAX_TEXT:
@@ -172,11 +173,19 @@ def text(file: str, node: yaml.Node, what: str, *, speakable: bool = False) -> s
     return value
 
 
+def typed(value: str, what: str, *, speakable: bool = False, file: str = "<command line>") -> str:
+    """Text given on the command line, held to the same rules as text in a script."""
+    mark = yaml.Mark(file, 0, 0, 0, None, None)
+    return text(file, yaml.ScalarNode(_TAG + "str", value, mark, mark), what, speakable=speakable)
+
+
 def _bad_char(char: str, speakable: bool) -> str | None:
     code = ord(char)
     category = unicodedata.category(char)
     if category in ("Cc", "Cf", "Co", "Cs") and char not in "\n\t":
         return f"control character U+{code:04X} in text, expected printable text"
+    if category == "Cn":  # unassigned, or a noncharacter such as U+FFFF: not valid in a feed
+        return f"character U+{code:04X} is not a character, expected printable text"
     if not speakable or code < 0x250 or char in SPOKEN_SYMBOLS or char.isspace():
         return None
     name = unicodedata.name(char, f"U+{code:04X}")

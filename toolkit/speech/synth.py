@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -83,11 +84,44 @@ def delivery(direction: str | None) -> tuple[float, float]:
 
 
 def problem(spec: VoiceSpec) -> str | None:
-    """Why this voice cannot run on this machine, or None when it can."""
+    """Why this voice cannot run on this machine, or None when it can. An engine whose
+    probe or version query fails in any way (hangs, crashes, prints nothing) cannot."""
     engine = ENGINES[spec.engine]
-    if engine.problem() is not None:
-        return engine.problem()
-    return None if engine.accepts(spec.voice) else f"{spec.engine} has no voice '{spec.voice}'"
+    try:
+        if engine.problem() is not None:
+            return engine.problem()
+        version(spec.engine)
+        accepted = engine.accepts(spec.voice)
+    except Exception as exc:  # noqa: BLE001 - any engine misbehaving is that voice failing
+        return failure(spec.engine, exc)
+    return None if accepted else f"{spec.engine} has no voice '{spec.voice}'"
+
+
+_versions: dict[str, str | Exception] = {}
+
+
+def version(engine: str) -> str:
+    """The engine's version, asked once per process (a failure too, so a hung
+    `--version` costs its timeout once, not once per line)."""
+    if engine not in _versions:
+        try:
+            _versions[engine] = ENGINES[engine].version()
+        except Exception as exc:  # noqa: BLE001 - kept and raised again below
+            _versions[engine] = exc
+    found = _versions[engine]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+def failure(engine: str, exc: BaseException) -> str:
+    """An engine's exception as one short line: its own message when it is ours, else what
+    kind of failure it was and its first line, without temp paths or decoder dumps."""
+    if isinstance(exc, EngineError):
+        return " ".join(str(exc).split())
+    first = (str(exc).strip().splitlines() or [""])[0]
+    first = re.sub(r"(?:[A-Za-z]:)?[\\/][^\s'\":]+", "<file>", first)[:120]
+    return f"{engine} failed ({type(exc).__name__}{': ' + first if first else ''})"
 
 
 def resolve(voice: Voice) -> tuple[VoiceSpec, ...]:
@@ -101,7 +135,7 @@ def cache_key(spec: VoiceSpec, text: str, direction: str | None) -> str:
     fields = {
         "v": CACHE_VERSION,
         "engine": spec.engine,
-        "engine_version": ENGINES[spec.engine].version(),
+        "engine_version": version(spec.engine),
         "voice": spec.voice,
         "rate": round(spec.rate * rate, 4),
         "pitch": spec.pitch,
@@ -161,8 +195,8 @@ def speak_or_error(spec: VoiceSpec, text: str, direction: str | None) -> np.ndar
     """Worker entry point: the samples, or the engine's one-line complaint."""
     try:
         return speak(spec, text, direction)
-    except EngineError as exc:
-        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - whatever an engine raises fails its voice
+        return failure(spec.engine, exc)
 
 
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
