@@ -8,6 +8,8 @@ and an expect.txt:
     directory: script/show.yaml              put an empty directory where a file should be
     outside-wav: outside.wav                 a real recording beside, not inside, the project
     symlink: sounds/x.wav -> ../../outside.wav
+    fifo: script/02-two.yaml                 a named pipe where a file should be
+    sparse: script/02-two.yaml 50000000      a file of that many (zero) bytes
     finding: why this still passes check     a known gap outside the script stage (xfail)
     where: script/01-one.yaml:14:9           the location the error must start with
     says: unknown character 'MOTHER'         fragments the message must contain
@@ -18,6 +20,7 @@ traceback and no machine path, and leave a previous build/ byte for byte as it w
 from __future__ import annotations
 
 import math
+import os
 import re
 import struct
 import wave
@@ -54,7 +57,7 @@ def read_case(folder: Path) -> Case:
         elif key == "finding":
             finding = value
         else:
-            assert key in ("remove", "directory", "outside-wav", "symlink"), line
+            assert key in ("remove", "directory", "outside-wav", "symlink", "fifo", "sparse"), line
             setup.append((key, value))
     assert where, f"{folder.name}: expect.txt has no where:"
     return Case(folder.name, where, tuple(says), tuple(setup), finding)
@@ -104,6 +107,12 @@ def make_project(tmp_path: Path, case: Case) -> Path:
             (root / value).mkdir()
         elif action == "outside-wav":
             tone(tmp_path / value)
+        elif action == "fifo":
+            (root / value).unlink()
+            os.mkfifo(root / value)
+        elif action == "sparse":
+            name, size = value.split()
+            os.truncate(root / name, int(size))
         else:
             link, target = value.split(" -> ")
             (root / link).parent.mkdir(parents=True, exist_ok=True)

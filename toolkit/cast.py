@@ -64,6 +64,13 @@ def load_cast(project: Path, show: Show) -> dict[str, Voice]:
             raise DramaError(
                 f"no voice for {character}, expected a voice file (engine, voice) here", name, 1, 1
             )
+        if not path.resolve().is_relative_to(project.resolve()):
+            raise DramaError(
+                "voice file is a link to outside the project, expected a file in voices/",
+                name,
+                1,
+                1,
+            )
         cast[character] = _voice(name, read_yaml(path, name), character)
     return cast
 

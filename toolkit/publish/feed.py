@@ -19,6 +19,7 @@ from toolkit import __version__
 from toolkit.errors import DramaError
 from toolkit.fsutil import write_if_changed
 from toolkit.master.episode import Episode
+from toolkit.script.loader import MAX_DESCRIPTION_BYTES
 from toolkit.script.model import Chapter, Show, Speech
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -28,7 +29,6 @@ PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 FEED_NAME = "feed.xml"
 COVER_NAME = "cover.jpg"
 RELEASE_TIME = time(6, 0, tzinfo=UTC)  # chapters give a date; apps want an instant
-MAX_DESCRIPTION_BYTES = 4000  # Apple's limit for the channel description
 
 for _prefix, _uri in (("itunes", ITUNES), ("podcast", PODCAST), ("atom", ATOM)):
     ET.register_namespace(_prefix, _uri)

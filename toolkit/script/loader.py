@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+import stat
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -50,6 +53,10 @@ MODIFIERS = {
 }
 ALL_MODIFIERS = {key for keys in MODIFIERS.values() for key in keys}
 MAX_PAUSE = 30.0
+MAX_CHAPTER_HOURS = 3
+FAST_WORDS_PER_SECOND = 4.0  # faster than any voice speaks: the length estimate is a floor
+MAX_YAML_BYTES = 2_000_000  # a chapter of several hours is ~200 kB; parsing 50 MB takes a minute
+MAX_DESCRIPTION_BYTES = 4000  # Apple's limit for a show's description
 # Deeper than any script needs (a line sits 5 levels down); PyYAML composes recursively.
 MAX_DEPTH = 32
 COVER_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -73,6 +80,11 @@ _FLOW = re.compile(r"expected ',' or '([\]}])', but got '(.*)'")
 
 def relative(path: Path, root: Path) -> str:
     """How a file is named in messages: relative to the project, never the machine."""
+    for base in (root.absolute(), root.resolve()):
+        try:  # first as written: a symlink is named where it is, not where it points
+            return path.absolute().relative_to(base).as_posix()
+        except ValueError:
+            pass
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -100,10 +112,30 @@ class _Composer(yaml.SafeLoader):
             self.depth -= 1
 
 
+def read_bytes(path: Path, name: str, limit: int, what: str) -> bytes:
+    """A regular file's bytes, at most `limit` of them: a FIFO would block forever and
+    /dev/zero never end, so only regular files are opened, and a file is refused by its size
+    before it is read (and read no further than the limit, should it grow meanwhile)."""
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(path)
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a named pipe" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+        raise DramaError(f"expected {what}, found {kind}", name, 1, 1)
+    too_big = f"file is over {limit // 1_000_000} MB, expected {what} of at most that"
+    if info.st_size > limit:
+        raise DramaError(too_big, name, 1, 1)
+    with open(path, "rb") as handle:
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        raise DramaError(too_big, name, 1, 1)
+    return raw
+
+
 def read_yaml(path: Path, name: str) -> yaml.Node:
     """Parse one YAML file to a node tree, turning every failure into a located DramaError."""
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path, name, MAX_YAML_BYTES, "a YAML file")
     except FileNotFoundError:
         raise DramaError("file not found, expected a YAML file here", name, 1, 1) from None
     except IsADirectoryError:
@@ -175,6 +207,13 @@ def load_show(project: Path) -> Show:
     def text(key: str, default: str = "") -> str:
         return nodes.text(name, fields[key], f"show {key}") if key in fields else default
 
+    if len(text("description").encode()) > MAX_DESCRIPTION_BYTES:
+        raise nodes.fail(
+            name,
+            fields["description"],
+            f"show description: {len(text('description').encode())} bytes, expected at most "
+            f"{MAX_DESCRIPTION_BYTES} (podcast directories cut longer ones)",
+        )
     base_url = _base_url(name, fields["base_url"])
     cast = _cast(name, fields["cast"])
     narrator = text("narrator")
@@ -192,10 +231,16 @@ def load_show(project: Path) -> Show:
     paths = _chapter_paths(name, fields["chapters"], script_dir)
     chapters = []
     for number, path in enumerate(paths, start=1):
-        release = start + timedelta(days=every * (number - 1))
-        chapters.append(
-            _chapter(path, relative(path, project), number, release, set(cast), narrator)
-        )
+        try:
+            release = start + timedelta(days=every * (number - 1))
+        except OverflowError:
+            raise nodes.fail(
+                name,
+                fields["schedule"],
+                f"show schedule: chapter {number} would be released after the year 9999, "
+                "expected an earlier start",
+            ) from None
+        chapters.append(_chapter(path, relative(path, project), number, release, cast, narrator))
     _unique([(c.id, c.id_where) for c in chapters], "chapter id")
     return Show(
         title=text("title"),
@@ -264,14 +309,16 @@ def _base_url(name: str, node: yaml.Node) -> str:
     try:
         parts = urlsplit(url)
         valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        valid = valid and not parts.query and not parts.fragment and "?" not in url
+        valid = valid and "#" not in url
     except ValueError:  # e.g. an unclosed '[' of an IPv6 host
         valid = False
     if not valid or any(char.isspace() for char in url):
         raise nodes.fail(
             name,
             node,
-            f"show base_url: expected an http(s) URL such as https://example.com/show/, "
-            f"found {nodes.describe(node)}",
+            f"show base_url: expected an http(s) URL such as https://example.com/show/ "
+            f"(no query or fragment), found {nodes.describe(node)}",
         )
     return url
 
@@ -340,7 +387,7 @@ def _unique(items: list[tuple[str, Where]], what: str) -> None:
 
 
 def _chapter(
-    path: Path, name: str, number: int, release: date, cast: set[str], narrator: str
+    path: Path, name: str, number: int, release: date, cast: dict[str, str], narrator: str
 ) -> Chapter:
     fields = nodes.Fields(name, read_yaml(path, name), "chapter")
     fields.check(CHAPTER_KEYS, ["id", "title", "scenes"])
@@ -351,6 +398,7 @@ def _chapter(
         )
     scenes = tuple(_scene(name, node, cast, narrator) for node in scene_nodes)
     _unique([(s.id, s.where) for s in scenes], "scene id")
+    _check_length(scenes)
     return Chapter(
         id=nodes.ident(name, fields["id"], "chapter id"),
         number=number,
@@ -367,7 +415,27 @@ def _chapter(
     )
 
 
-def _scene(name: str, node: yaml.Node, cast: set[str], narrator: str) -> Scene:
+def _check_length(scenes: tuple[Scene, ...]) -> None:
+    """Refuse, at the line where it happens, a chapter that runs past MAX_CHAPTER_HOURS even
+    spoken fast: mixing it would need more memory than a machine has."""
+    seconds = 0.0
+    for scene in scenes:
+        for line in scene.lines:
+            if isinstance(line, Pause):
+                seconds += line.seconds
+            elif isinstance(line, Speech):
+                seconds += len(line.text.split()) / FAST_WORDS_PER_SECOND
+            if seconds > MAX_CHAPTER_HOURS * 3600:
+                raise DramaError(
+                    f"chapter runs past {MAX_CHAPTER_HOURS} hours by here, expected shorter "
+                    "chapters (split it into several files)",
+                    line.where.file,
+                    line.where.line,
+                    line.where.column,
+                )
+
+
+def _scene(name: str, node: yaml.Node, cast: dict[str, str], narrator: str) -> Scene:
     fields = nodes.Fields(name, node, "scene")
     fields.check(SCENE_KEYS, ["id", "setting", "ambience", "lines"])
     lines = nodes.sequence(name, fields["lines"], "scene lines")
@@ -392,7 +460,23 @@ def _scene(name: str, node: yaml.Node, cast: set[str], narrator: str) -> Scene:
     )
 
 
-def _line(name: str, node: yaml.Node, cast: set[str], narrator: str) -> Line:
+def _character_hint(key: str, cast: dict[str, str], narrator: str) -> str:
+    """'did you mean MOM?' for Mom, MOTHER (her cast description) or NARATOR (the narrator),
+    with a note that character keys are capitals; else the cast."""
+    lowered = key.lower()
+    names = {name.lower(): name for name in cast}
+    by_role = {word.lower(): name for name, role in cast.items() for word in role.split()}
+    guess = names.get(lowered)
+    for options in (names, by_role, {"narrator": narrator, "narration": narrator}):
+        match = difflib.get_close_matches(lowered, list(options), n=1, cutoff=0.75)
+        guess = guess or (options[match[0]] if match else None)
+    known = ", ".join(sorted(cast))
+    if guess is None:
+        return f"expected one of {known} (character keys are in CAPITALS)"
+    return f"did you mean '{guess}'? (character keys are in CAPITALS: {known})"
+
+
+def _line(name: str, node: yaml.Node, cast: dict[str, str], narrator: str) -> Line:
     characters = sorted(cast)
     fields = nodes.Fields(name, node, "line")
     mains = [k for k in fields.values if k in CUE_KEYS or k.isupper()]
@@ -406,6 +490,11 @@ def _line(name: str, node: yaml.Node, cast: set[str], narrator: str) -> Line:
                 name,
                 fields.key_nodes[first],
                 f"line: '{first}' without a line, expected {expected}",
+            )
+        if not mains and first[:1].isupper():  # 'Mom', 'Mother': a character, not a cue
+            hint = _character_hint(first, cast, narrator)
+            raise nodes.fail(
+                name, fields.key_nodes[first], f"line: unknown character '{first}', {hint}"
             )
         if not mains:
             hint = nodes.closest(first, CUE_KEYS + characters)
@@ -424,7 +513,7 @@ def _line(name: str, node: yaml.Node, cast: set[str], narrator: str) -> Line:
         raise nodes.fail(
             name,
             fields.key_nodes[main],
-            f"line: unknown character '{main}', expected one of {', '.join(characters)}",
+            f"line: unknown character '{main}', {_character_hint(main, cast, narrator)}",
         )
     if kind in ("speech", "narration"):
         return Speech(
