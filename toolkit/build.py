@@ -144,7 +144,7 @@ def plan(
     for chapter in checked.show.chapters:
         key = keys[chapter.number] = audio_key(chapter, synth, checked, code)
         cached = project.cache_dir / "chapters" / key
-        if all(Path(f"{cached}.{suffix}").exists() for suffix in ("json", *formats)):
+        if _cached(cached, formats):
             continue
         render.append(chapter.number)
         new = [line for line in speech_lines(chapter) if line in missing_set]
@@ -153,6 +153,15 @@ def plan(
     for line in missing:
         reasons.append(f"{line.where}: synthesize {line.character}: {line.text[:50]!r}")
     return Plan(missing, keys, render, reasons)
+
+
+def _cached(entry: Path, formats: tuple[str, ...]) -> bool:
+    """A mastered chapter in the cache whose facts read back (a garbled entry is redone)."""
+    try:
+        json.loads(Path(f"{entry}.json").read_bytes())
+    except (OSError, ValueError):
+        return False
+    return all(Path(f"{entry}.{suffix}").is_file() for suffix in ("mp3", *formats))
 
 
 def render_chapter(

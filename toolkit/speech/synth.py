@@ -334,7 +334,7 @@ class Synthesizer:
         todo: dict[str, Speech] = {}
         for line in lines:
             _, key = self.key(line)
-            if key not in todo and not self.path(key).exists():
+            if key not in todo and not _readable(self.path(key)):
                 todo[key] = line
         return list(todo.values())
 
@@ -407,6 +407,24 @@ class Synthesizer:
             if progress:
                 progress(1)
         return failed
+
+
+def _readable(path: Path) -> bool:
+    """A cached clip that is there and whole: its .npy header parses and promises exactly the
+    bytes the file holds. A truncated or garbled entry is a miss, voiced again, not a crash."""
+    try:
+        with open(path, "rb") as handle:
+            major, _ = np.lib.format.read_magic(handle)
+            header = (
+                np.lib.format.read_array_header_1_0
+                if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = header(handle)
+            size = int(np.prod(shape)) * dtype.itemsize
+            return dtype == np.float32 and os.fstat(handle.fileno()).st_size == handle.tell() + size
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _save(path: Path, samples: np.ndarray) -> None:
