@@ -128,6 +128,10 @@ class Festival(Engine):
     def problem(self) -> str | None:
         if not shutil.which("festival"):
             return "festival is not installed (apt-get install festival festvox-us-slt-hts)"
+        try:
+            self.voices()
+        except EngineError as exc:
+            return f"festival cannot list its voices ({exc})"
         return None
 
     @functools.cache  # noqa: B019 - one engine object per process
@@ -165,10 +169,8 @@ class Festival(Engine):
     @functools.cache  # noqa: B019
     def voices(self) -> tuple[str, ...]:
         """The voices festival finds in its voice folders, as `(voice.list)` names them."""
-        if self.problem():
-            raise EngineError(self.problem())
         with tempfile.TemporaryDirectory(prefix="drama-festival-") as tmp:
-            out = _run("(format t \"%l\\n\" (voice.list))\n", Path(tmp), 30)
+            out = _run('(format t "%l\\n" (voice.list))\n', Path(tmp), 30)
         return tuple(sorted(_NAME.findall(out.strip().strip("()"))))
 
     @functools.cache  # noqa: B019
@@ -188,15 +190,13 @@ class Festival(Engine):
         with tempfile.TemporaryDirectory(prefix="drama-festival-") as tmp:
             folder = Path(tmp)
             model = ""
-            if spec.pitch:
-                source = self._info(spec.voice).get("model")
-                if source:
-                    try:
-                        data = Path(source).read_bytes()
-                    except OSError as exc:
-                        raise EngineError(f"festival voice model unreadable ({exc.strerror})")
-                    (folder / "voice.htsvoice").write_bytes(pitched_model(data, spec.pitch))
-                    model = ' (list "-m" "voice.htsvoice")'
+            if spec.pitch and "model" in self._info(spec.voice):
+                try:
+                    data = Path(self._info(spec.voice)["model"]).read_bytes()
+                except OSError as exc:
+                    raise EngineError(f"festival voice model unreadable ({exc.strerror})") from None
+                (folder / "voice.htsvoice").write_bytes(pitched_model(data, spec.pitch))
+                model = ' (list "-m" "voice.htsvoice")'
             script = _SCRIPT.format(
                 voice=spec.voice,
                 rate=spec.rate,
