@@ -75,6 +75,34 @@ def load_cast(project: Path, show: Show) -> dict[str, Voice]:
     return cast
 
 
+def voice_of(token: str, project: Path) -> Voice:
+    """`engine:voice`, optionally with `,rate=0.9,pitch=3,volume=-2`, as a voice of its own
+    (for auditions), checked as a voice file would be."""
+    engine, colon, rest = token.partition(":")
+    voice, *settings = rest.split(",")
+    lines = [f"engine: {json.dumps(engine)}", f"voice: {json.dumps(voice)}"]
+    try:
+        if not colon or not voice:
+            raise DramaError(
+                "expected a character or engine:voice, e.g. festival:cmu_us_slt_arctic_hts"
+            )
+        for setting in settings:
+            key, _, value = (part.strip() for part in setting.partition("="))
+            if key not in ("rate", "pitch", "volume"):
+                raise DramaError(
+                    f"expected rate=, pitch= or volume= after the voice, found '{setting}'"
+                )
+            lines.append(f"{key}: {float(value)!r}")
+        return _voice("", yaml.compose("\n".join(lines)), token, project)
+    except ValueError:
+        raise DramaError(f"audition '{token}': expected a number after '='") from None
+    except DramaError as exc:  # located in a file that does not exist: keep what it says
+        message = (
+            exc.message.split(": ", 1)[-1] if exc.message.startswith("voice: ") else exc.message
+        )
+        raise DramaError(f"audition '{token}': {message}") from None
+
+
 def _voice(name: str, node: yaml.Node, character: str, project: Path) -> Voice:
     fields = nodes.Fields(name, node, "voice")
     fields.check(VOICE_KEYS, ["engine", "voice"])
