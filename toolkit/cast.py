@@ -14,7 +14,7 @@ from toolkit.script import nodes
 from toolkit.script.loader import read_yaml, relative
 from toolkit.script.model import Show
 
-ENGINES = ["piper", "kokoro", "flite", "espeak", "gtts"]
+ENGINES = ["piper", "flite", "espeak", "gtts", "kokoro"]
 VOICE_KEYS = ["engine", "voice", "rate", "pitch", "volume", "pan", "options", "fallback"]
 FALLBACK_KEYS = ["engine", "voice", "rate", "pitch", "volume", "options"]
 # The options each engine reads (see docs/script-format.md); flite takes any --setf feature.

