@@ -231,6 +231,7 @@ def test_corrupt_cache_entries_are_misses(states: dict, tmp_path: Path) -> None:
     assert tree(root / "build") == site
 
 
+@pytest.mark.slow
 def test_same_bytes_whatever_the_workers_and_history(tmp_path: Path) -> None:
     """-j 1, -j 2 and an incremental build (lines voiced in another process, at another time)
     make the same site byte for byte, with piper, flite and espeak voices all speaking."""

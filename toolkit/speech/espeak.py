@@ -45,7 +45,8 @@ class Espeak(Engine):
         return None
 
     def version(self) -> str:
-        return importlib.metadata.version("espeakng-loader")
+        # "+seeded": clips from before noise was seeded per line are made again.
+        return importlib.metadata.version("espeakng-loader") + "+seeded"
 
     @functools.cache  # noqa: B019 - one engine object per process
     def voices(self) -> tuple[str, ...]:
@@ -79,6 +80,9 @@ class Espeak(Engine):
                 raise EngineError(f"espeak has no voice '{spec.voice}'")
             lib.espeak_SetParameter(_RATE, int(175 * spec.rate), 0)
             lib.espeak_SetParameter(_PITCH, int(max(0, min(100, 50 + 4 * spec.pitch))), 0)
+            # Breathy variants (+f2, +f5, ...) draw noise from a random generator: seeded per
+            # line, a line sounds the same whatever else the process did before.
+            lib.espeak_ng_SetRandSeed(0)
             status = lib.espeak_Synth(data, len(data), 0, 0, 0, _CHARS_UTF8, None, None)
             lib.espeak_Synchronize()
         if status != 0 or not samples:
