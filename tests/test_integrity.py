@@ -253,3 +253,18 @@ def test_same_bytes_whatever_the_workers_and_history(tmp_path: Path) -> None:
     sites.append(tree(root / "build"))
     assert sites[0] == sites[1], "-j 1 and -j 2 differ"
     assert sites[0] == sites[2], "an incremental build differs from a cold one"
+
+
+def test_accents_typed_as_combining_marks_are_accepted(tmp_path: Path) -> None:
+    """NFD text (e + U+0301, as macOS writes it) is the accented Latin the docs accept: it
+    is normalized to NFC, not refused as an unspeakable character."""
+    nfd = "Cafe\u0301 cre\u0300me, Ame\u0301lie."
+    root = write_project(
+        tmp_path / "show", {"script/02-two.yaml": CHAPTER_TWO.replace("Can we talk?", nfd)}
+    )
+    result = run_cli("check", "-C", str(root))
+    assert result.exit_code == 0, result.stderr
+    from toolkit.script.loader import load_show
+
+    line = load_show(root).chapters[1].scenes[0].lines[0]
+    assert line.text == "Café crème, Amélie."

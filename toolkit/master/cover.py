@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from toolkit.errors import DramaError
 
 MIN_SIZE, MAX_SIZE = 1400, 3000
+MAX_BYTES = 20_000_000
+_BOMBS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 JPEG_QUALITY = 90
 
 
@@ -37,19 +40,32 @@ def make_cover(title: str, author: str, size: int = MAX_SIZE) -> bytes:
 def load_cover(path: Path) -> bytes:
     """A user's cover as JPEG bytes: an RGB JPEG is passed through untouched; anything else
     (PNG, palette, alpha, CMYK, greyscale) is flattened onto white and re-encoded."""
+    if Path(path).stat().st_size > MAX_BYTES:
+        raise DramaError(f"cover is over {MAX_BYTES // 1_000_000} MB, expected a smaller image")
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # raised, not printed
+            image = Image.open(path)
+        with image:
+            # Format and size come from the header: checked before any pixel is decoded, so a
+            # 10000 px image or a decompression bomb is refused without the memory it asks for.
+            if image.format not in ("JPEG", "PNG"):
+                raise DramaError(f"cover must be a JPEG or PNG image, found {image.format}")
+            width, height = image.size
+            if width != height or not MIN_SIZE <= width <= MAX_SIZE:
+                raise DramaError(
+                    f"cover must be a square image {MIN_SIZE}-{MAX_SIZE} px, found {width}x{height}"
+                )
             image.load()
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DramaError(f"cover must be a JPEG or PNG image: {exc}", file=str(path)) from exc
-    if image.format not in ("JPEG", "PNG"):
-        raise DramaError(f"cover must be a JPEG or PNG image, found {image.format}", file=str(path))
-    width, height = image.size
-    if width != height or not MIN_SIZE <= width <= MAX_SIZE:
+    except _BOMBS as exc:
+        pixels = str(exc).split("(")[1].split(")")[0] if "(" in str(exc) else "too many pixels"
         raise DramaError(
-            f"cover must be a square image {MIN_SIZE}-{MAX_SIZE} px, found {width}x{height}",
+            f"cover has {pixels}, a possible decompression bomb; expected a square image "
+            f"{MIN_SIZE}-{MAX_SIZE} px",
             file=str(path),
-        )
+        ) from None
+    except (OSError, ValueError, UnidentifiedImageError) as exc:
+        raise DramaError(f"cover must be a JPEG or PNG image: {exc}", file=str(path)) from exc
     if image.format == "JPEG" and image.mode == "RGB":
         return Path(path).read_bytes()
     rgba = image.convert("RGBA")

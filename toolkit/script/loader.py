@@ -74,6 +74,9 @@ _YAML_PROBLEMS = {
     "around it, expected the same indentation for items of one list or mapping",
     "expected <block end>, but found '<scalar>'": "found more text after a complete value, "
     "expected a new key or item (is a quote above left open?)",
+    # Any other token where a block should end ('?', '-', '[', ...): an indentation mistake.
+    "expected <block end>, but found": "found a line indented unlike the ones around it, "
+    "expected the same indentation for items of one list or mapping",
 }
 _FLOW = re.compile(r"expected ',' or '([\]}])', but got '(.*)'")
 
