@@ -268,3 +268,24 @@ def test_accents_typed_as_combining_marks_are_accepted(tmp_path: Path) -> None:
 
     line = load_show(root).chapters[1].scenes[0].lines[0]
     assert line.text == "Café crème, Amélie."
+
+
+def test_check_reports_every_error_in_one_run(tmp_path: Path) -> None:
+    """Like a compiler: a mistake in each chapter and in a line further down the same
+    chapter are all reported, one located line each, in one run of `drama check`."""
+    one = CHAPTER_ONE.replace("- MOM: I'm not giving her up.", "- MOTHER: I'm not giving her up.")
+    one = one.replace("pause: 1.0", "pause: -1")
+    two = CHAPTER_TWO.replace("- JAMES: Can we talk?", "- JAMESS: Can we talk?")
+    root = write_project(tmp_path / "show", {"script/01-one.yaml": one, "script/02-two.yaml": two})
+    result = run_cli("check", "-C", str(root))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(": ")[1] for line in lines] == [
+        "script/01-one.yaml:14:9",
+        "script/01-one.yaml:17:16",
+        "script/02-two.yaml:10:9",
+    ], lines
+    assert all(line.startswith("error: ") for line in lines)
+    many = CHAPTER_TWO.replace("    lines:\n", "    lines:\n" + "      - NOBODY: Hello.\n" * 30)
+    write_project(root, {"script/01-one.yaml": CHAPTER_ONE, "script/02-two.yaml": many})
+    assert len(run_cli("check", "-C", str(root)).stderr.strip().splitlines()) == 20

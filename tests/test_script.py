@@ -54,7 +54,7 @@ CASES = {
     "unknown character": (
         chapter("- MOM: I'm not", "- MOTHER: I'm not"),
         f"{ONE}:14:9",
-        "unknown character 'MOTHER', expected one of AVA, JAMES, MOM",
+        "unknown character 'MOTHER', did you mean 'MOM'? (character keys are in CAPITALS: AVA, JAMES, MOM)",
     ),
     "unknown scene key": (
         chapter("    room: small", "    rooom: small"),

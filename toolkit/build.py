@@ -24,7 +24,7 @@ from pathlib import Path
 
 import toolkit
 from toolkit.cast import Voice, load_cast
-from toolkit.errors import DramaError
+from toolkit.errors import Collector, DramaError
 from toolkit.fsutil import atomic_write_bytes, disk_error, write_if_changed
 from toolkit.master.episode import Episode
 from toolkit.master.package import check_formats
@@ -82,13 +82,18 @@ class Plan:
 
 
 def check(project: Project) -> Checked:
-    """Validate script, voices and sounds; raises DramaError at the first problem."""
+    """Validate script, voices and sounds. Every chapter, scene, line, voice and sound is
+    checked even after one fails, and all their errors are raised together (DramaErrors)."""
     show = load_show(project.root)
     voices = load_cast(project.root, show)
     library = Library(project.sounds_dir if project.sounds_dir.is_dir() else None)
+    errors = Collector()
     for chapter in show.chapters:
-        check_sounds(chapter, library)
-    user_cover(project, show)
+        with errors.attempt():
+            check_sounds(chapter, library)
+    with errors.attempt():
+        user_cover(project, show)
+    errors.done()
     return Checked(show, voices, library)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from toolkit.errors import DramaError
+from toolkit.errors import Collector, DramaError
 from toolkit.script import nodes
 from toolkit.script.loader import read_yaml, relative
 from toolkit.script.model import Show
@@ -63,23 +63,30 @@ def voice_file(project: Path, character: str) -> Path:
 
 def load_cast(project: Path, show: Show) -> dict[str, Voice]:
     """Every character in the show's cast needs a voice file; unused voice files are ignored."""
-    cast = {}
+    cast, errors = {}, Collector()
     for character in show.cast:
-        path = voice_file(project, character)
-        name = relative(path, project)
-        if not os.path.exists(path):  # never raises, even for a name too long to exist
-            raise DramaError(
-                f"no voice for {character}, expected a voice file (engine, voice) here", name, 1, 1
-            )
-        if not path.resolve().is_relative_to(project.resolve()):
-            raise DramaError(
-                "voice file is a link to outside the project, expected a file in voices/",
-                name,
-                1,
-                1,
-            )
-        cast[character] = _voice(name, read_yaml(path, name), character, project)
+        with errors.attempt():
+            cast[character] = _character_voice(project, character)
+    errors.done()
     return cast
+
+
+def _character_voice(project: Path, character: str) -> Voice:
+    """One character's voice file, read and checked."""
+    path = voice_file(project, character)
+    name = relative(path, project)
+    if not os.path.exists(path):  # never raises, even for a name too long to exist
+        raise DramaError(
+            f"no voice for {character}, expected a voice file (engine, voice) here", name, 1, 1
+        )
+    if not path.resolve().is_relative_to(project.resolve()):
+        raise DramaError(
+            "voice file is a link to outside the project, expected a file in voices/",
+            name,
+            1,
+            1,
+        )
+    return _voice(name, read_yaml(path, name), character, project)
 
 
 def voice_of(token: str, project: Path) -> Voice:

@@ -6,13 +6,15 @@ import difflib
 import os
 import re
 import stat
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import yaml
 
-from toolkit.errors import DramaError
+from toolkit.errors import Collector, DramaError
 from toolkit.script import nodes
 from toolkit.script.model import (
     EXTENSIONS,
@@ -233,6 +235,7 @@ def load_show(project: Path) -> Show:
     cover = _cover(name, fields["cover"], script_dir) if "cover" in fields else None
     paths = _chapter_paths(name, fields["chapters"], script_dir)
     chapters = []
+    errors = Collector()
     for number, path in enumerate(paths, start=1):
         try:
             release = start + timedelta(days=every * (number - 1))
@@ -243,7 +246,11 @@ def load_show(project: Path) -> Show:
                 f"show schedule: chapter {number} would be released after the year 9999, "
                 "expected an earlier start",
             ) from None
-        chapters.append(_chapter(path, relative(path, project), number, release, cast, narrator))
+        with errors.attempt():
+            chapters.append(
+                _chapter(path, relative(path, project), number, release, cast, narrator)
+            )
+    errors.done()
     _unique([(c.id, c.id_where) for c in chapters], "chapter id")
     return Show(
         title=text("title"),
@@ -399,7 +406,7 @@ def _chapter(
         raise nodes.fail(
             name, fields["scenes"], "chapter scenes: expected at least one scene, found none"
         )
-    scenes = tuple(_scene(name, node, cast, narrator) for node in scene_nodes)
+    scenes = tuple(_each(lambda node: _scene(name, node, cast, narrator), scene_nodes))
     _unique([(s.id, s.where) for s in scenes], "scene id")
     _check_length(scenes)
     return Chapter(
@@ -416,6 +423,19 @@ def _chapter(
         file=name,
         id_where=nodes.where(name, fields["id"]),
     )
+
+
+T = TypeVar("T")
+
+
+def _each(make: Callable[[yaml.Node], T], items: list[yaml.Node]) -> list[T]:
+    """`make` applied to every item, going on past a bad one to report them all."""
+    errors, out = Collector(), []
+    for item in items:
+        with errors.attempt():
+            out.append(make(item))
+    errors.done()
+    return out
 
 
 def _check_length(scenes: tuple[Scene, ...]) -> None:
@@ -457,7 +477,7 @@ def _scene(name: str, node: yaml.Node, cast: dict[str, str], narrator: str) -> S
         room=nodes.choice(name, fields["room"], "scene room", ROOMS)
         if "room" in fields
         else "small",
-        lines=tuple(_line(name, item, cast, narrator) for item in lines),
+        lines=tuple(_each(lambda item: _line(name, item, cast, narrator), lines)),
         where=nodes.where(name, fields["id"]),
         ambience_where=nodes.where(name, fields["ambience"]),
     )
