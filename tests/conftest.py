@@ -102,6 +102,13 @@ def write_project(root: Path, files: dict[str, str] | None = None) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def released_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build as of a day after every fixture chapter's release, so tests that are not about
+    the schedule see every episode whatever today's date (tests about it set their own)."""
+    monkeypatch.setenv("DRAMA_TODAY", "2030-01-01")
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return write_project(tmp_path / "show")
