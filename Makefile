@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBS_BUILD := flite
-DEBS_TEST := flite gpodder podget
+DEBS_TEST := flite gpodder podget ffmpeg mp3val
 # The default run skips the slow end-to-end tests; CI (CI=true) and SLOW=1 run them too.
 PYTEST_MARK := $(if $(filter true,$(CI))$(SLOW),,-m "not slow")
 
@@ -41,7 +41,7 @@ clean:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,deploy]'
 	touch $@
 
 # Debian packages: installed only when running as root and a program is missing.
@@ -53,7 +53,7 @@ debs-test:
 
 debs:
 	@missing=""; for pkg in $(DEBS); do \
-	  prog=$$pkg; [ $$pkg = gpodder ] && prog=gpo; \
+	  prog=$$pkg; [ $$pkg = gpodder ] && prog=gpo; [ $$pkg = ffmpeg ] && prog=ffprobe; \
 	  command -v $$prog >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -290,11 +290,9 @@ def released(tmp_path_factory) -> Path:
     the day its first chapter is out and the second is not."""
     show = SHOW.replace("http://127.0.0.1:8000/", PUBLIC) + "formats: [mp3, opus, m4b]\n"
     root = write_project(tmp_path_factory.mktemp("released") / "show", {"script/show.yaml": show})
-    os.environ["DRAMA_TODAY"] = "2026-12-03"
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DRAMA_TODAY", "2026-12-03")
         result = run_cli("build", "-C", str(root), "--strict")
-    finally:
-        del os.environ["DRAMA_TODAY"]
     assert result.exit_code == 0, result.stderr
     assert "scheduled: episode 2 (two) on 2026-12-08, left out of the feed" in result.stderr
     return root

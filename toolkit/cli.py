@@ -184,9 +184,8 @@ def deploy_command(root: Path, dest: str, dry_run: bool, endpoint_url: str | Non
     """Build, then upload build/ to DEST: a folder (PATH or file:PATH), a git branch pushed to
     origin (git:BRANCH), or S3 (s3://BUCKET/PREFIX). Media first, the feed last, then what
     the site no longer has is removed. Refuses while `drama check` warns."""
-    from toolkit.publish.deploy import deploy, destination
-
     from toolkit.publish import guard
+    from toolkit.publish.deploy import deploy, destination
 
     project = Project(root)
     if dry_run:  # nothing is built or written: the site as it stands, checked
