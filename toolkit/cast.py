@@ -14,11 +14,11 @@ from toolkit.script import nodes
 from toolkit.script.loader import read_yaml, relative
 from toolkit.script.model import Show
 
-ENGINES = ["piper", "flite", "espeak", "gtts"]
+ENGINES = ["piper", "flite", "espeak", "gtts", "festival"]
 VOICE_KEYS = ["engine", "voice", "rate", "pitch", "volume", "pan", "options", "fallback"]
 FALLBACK_KEYS = ["engine", "voice", "rate", "pitch", "volume", "options"]
 # The options each engine reads (see docs/script-format.md); flite takes any --setf feature.
-OPTIONS = {"piper": [], "espeak": [], "gtts": ["tld"]}
+OPTIONS = {"piper": [], "espeak": [], "gtts": ["tld"], "festival": []}
 _FEATURE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOMAIN = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
 MAX_FEATURE = 100_000.0  # flite features are seconds, Hz and ratios: far below this
