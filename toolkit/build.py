@@ -313,8 +313,8 @@ def build(
         warn(str(finding))
     day = guard.today()
     for chapter in guard.scheduled(show, day):
-        log(f"scheduled: episode {chapter.number} ({chapter.id}) on {chapter.release}, "
-            "left out of the feed until then")  # fmt: skip
+        when = f"episode {chapter.number} ({chapter.id}) on {chapter.release}"
+        log(f"scheduled: {when}, left out of the feed until then")
     synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
     if dry_run:
         for reason in plan(project, checked, synth, formats).reasons or ["nothing to rebuild"]:
@@ -335,7 +335,9 @@ def build(
 
             write_if_changed(project.build_dir / "cover.jpg", cover)
             book = (
-                publish_book(project, show, out, todo.chapters, cover) if "m4b" in formats else None
+                publish_book(project, show, out, todo.chapters, cover)
+                if "m4b" in formats and out
+                else None
             )
             write_feed(show, episodes, project.build_dir, voices=voice_credits(checked.voices))
             remove_stale(project.build_dir / "episodes", episodes)
@@ -366,7 +368,7 @@ def publish_book(
     from toolkit.master.book import BookChapter, BookTags, make_book
     from toolkit.master.package import GENRE
 
-    year = min((c.release.year for c in chapters), default=show.chapters[0].release.year)
+    year = chapters[0].release.year
     tags = BookTags(show.title, show.author, year, GENRE, show.description, show.copyright)
     book_code = (Path(toolkit.__file__).parent / "master" / "book.py").read_bytes()
     blob = [[keys[c.number], c.title] for c in chapters], list(tags.__dict__.values())
