@@ -33,12 +33,16 @@ from toolkit.speech.espeak import Espeak
 from toolkit.speech.festival import Festival
 from toolkit.speech.flite import Flite
 from toolkit.speech.gtts import GTTS
+from toolkit.speech.kokoro import Kokoro
 from toolkit.speech.piper import THREADS_ENV, Piper
 from toolkit.speech.text import normalize, split_sentences
 
-ENGINES: dict[str, Engine] = {e.name: e for e in (Piper(), Flite(), Espeak(), GTTS(), Festival())}
+ENGINES: dict[str, Engine] = {
+    e.name: e for e in (Piper(), Flite(), Espeak(), GTTS(), Festival(), Kokoro())
+}
 # Characters one engine call may take: gTTS rejects long requests, the others slow down.
-LIMITS = {"gtts": 200, "piper": 600, "flite": 600, "espeak": 2000, "festival": 600}
+# Kokoro splits its pieces into sentences itself (see kokoro.py).
+LIMITS = {"gtts": 200, "piper": 600, "flite": 600, "espeak": 2000, "festival": 600, "kokoro": 600}
 SPEECH_LUFS = -20.0  # every clip is levelled here before its voice's volume offset
 # How a parenthetical direction changes delivery: (rate multiplier, dB).
 DIRECTIONS = {
