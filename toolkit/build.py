@@ -296,10 +296,11 @@ def build(
     timings: dict[str, float] | None = None,
     formats: tuple[str, ...] = (),
     strict: bool = False,
+    hold: bool = False,
 ) -> list[Episode]:
     """Render the production into build/: only what changed since the last build, the
-    show's formats plus `formats`. Publishes the chapters released by guard.today() (the
-    later ones are rendered into the cache and announced). Guardrail findings are warnings,
+    show's formats plus `formats`. Chapters dated after guard.today() are announced; with
+    `hold` they stay out of build/ (rendered into the cache) until their day. Guardrail findings are warnings,
     or refuse the build when `strict`. `timings`, when given, receives each stage's seconds."""
     timings = {} if timings is None else timings
     with timed(timings, "check"):
@@ -314,7 +315,8 @@ def build(
     day = guard.today()
     for chapter in guard.scheduled(show, day):
         when = f"episode {chapter.number} ({chapter.id}) on {chapter.release}"
-        log(f"scheduled: {when}, left out of the feed until then")
+        then = "left out of the feed until then" if hold else "published now with that date"
+        log(f"scheduled: {when}, {then}")
     synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
     if dry_run:
         for reason in plan(project, checked, synth, formats).reasons or ["nothing to rebuild"]:
@@ -326,7 +328,7 @@ def build(
         render_all(project, checked, synth, todo, progress, formats, timings)
         with timed(timings, "publish"):
             cover = cover_bytes(project, show)
-            out = guard.released(show, day)
+            out = guard.released(show, day) if hold else list(show.chapters)
             episodes = [
                 publish_chapter(project, c, todo.chapters[c.number], show, cover, formats)
                 for c in out

@@ -144,6 +144,12 @@ def progress_bars(quiet: bool):
     "--strict", is_flag=True, help="Refuse to build while a guardrail warning is left (exit 2)."
 )
 @click.option(
+    "--hold-scheduled",
+    "hold",
+    is_flag=True,
+    help="Leave chapters dated after today out of build/ until their day.",
+)
+@click.option(
     "--timings",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write each stage's seconds as JSON (used by bench/).",
@@ -156,13 +162,14 @@ def build_command(
     formats: tuple[str, ...],
     timings: Path | None,
     strict: bool,
+    hold: bool,
 ) -> None:
     """Render every chapter to build/episodes/ and write build/feed.xml."""
     started = time.monotonic()
     log = echo_unless(quiet) if not dry_run else click.echo
     stages: dict[str, float] = {}
     bars = progress_bars(quiet)
-    episodes = build(Project(root), log, warn, bars, jobs, dry_run, stages, formats, strict)
+    episodes = build(Project(root), log, warn, bars, jobs, dry_run, stages, formats, strict, hold)
     if timings:
         stages["total"] = time.monotonic() - started
         timings.write_text(json.dumps(stages, indent=2))
@@ -180,7 +187,15 @@ def build_command(
 @click.option("-n", "--dry-run", is_flag=True, help="List what would change; change nothing.")
 @click.option("--endpoint-url", help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL, or AWS).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
-def deploy_command(root: Path, dest: str, dry_run: bool, endpoint_url: str | None, quiet: bool):
+@click.option(
+    "--hold-scheduled",
+    "hold",
+    is_flag=True,
+    help="Leave chapters dated after today offline until their day.",
+)
+def deploy_command(
+    root: Path, dest: str, dry_run: bool, endpoint_url: str | None, quiet: bool, hold: bool
+):
     """Build, then upload build/ to DEST: a folder (PATH or file:PATH), a git branch pushed to
     origin (git:BRANCH), or S3 (s3://BUCKET/PREFIX). Media first, the feed last, then what
     the site no longer has is removed. Refuses while `drama check` warns."""
@@ -193,7 +208,7 @@ def deploy_command(root: Path, dest: str, dry_run: bool, endpoint_url: str | Non
         if findings:
             raise guard.Refused(findings)
     else:
-        build(project, echo_unless(True), warn, strict=True)
+        build(project, echo_unless(True), warn, strict=True, hold=hold)
     target = destination(dest, project.root, endpoint_url)
     changes = deploy(project.build_dir, target, echo_unless(quiet and not dry_run), dry_run)
     if not quiet or dry_run:
