@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -161,10 +161,12 @@ def render_chapter(
     voices: dict[str, Voice],
     sounds_dir: Path | None,
     formats: tuple[str, ...] = (),
+    helper: Executor | None = None,
 ) -> int:
     """Mix and master one chapter into the chapter cache (untagged MP3, any extra masters,
     and its timeline; the timeline last, as the mark that the entry is complete).
-    Takes only picklable inputs: it runs in a worker process."""
+    Takes only picklable inputs: it runs in a worker process (or here, with a `helper`
+    process to share the encoding)."""
     import numpy as np
 
     from toolkit.master.master import extra_masters, master_audio
@@ -172,7 +174,7 @@ def render_chapter(
 
     clips = {line: np.load(path) for line, path in clip_files.items()}
     mixed = mix_chapter(chapter, clips, voices, Library(sounds_dir, cache_dir / "sounds"))
-    done = master_audio(mixed.audio)
+    done = master_audio(mixed.audio, helper)
     folder = cache_dir / "chapters"
     facts = {
         "duration": len(done.audio) / 44100,
@@ -344,7 +346,10 @@ def render_all(
     chapters.sort(key=lambda c: -sum(len(line.text.split()) for line in speech_lines(c)))
     pooled = synth.jobs > 1 and (len(chapters) > 1 or len(todo.lines) >= POOL_MIN_LINES)
     queued = []
-    with worker_pool(synth.jobs) if pooled else contextlib.nullcontext() as pool:
+    with (
+        worker_pool(synth.jobs) if pooled else contextlib.nullcontext() as pool,
+        _helper(synth.jobs > 1 and len(chapters) == 1 and not pooled) as helper,
+    ):
         with synth.session(len(todo.lines), pool):
             for chapter in chapters:
                 with timed(timings, "speech"):
@@ -352,7 +357,7 @@ def render_all(
                 files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
                 job = (project.cache_dir, chapter, todo.chapters[chapter.number], files)
                 job += (checked.voices, sounds, formats)
-                future = _submit(pool, job)
+                future = _submit(pool, job, helper)
                 if future.done() and mix_tick:  # rendered here, not queued
                     mix_tick(1)
                 queued.append((future, job, future.done()))
@@ -368,7 +373,7 @@ def render_all(
     timings["mix+master"] = time.perf_counter() - started - timings.get("speech", 0.0)
 
 
-def _submit(pool: ProcessPoolExecutor | None, job: tuple) -> Future:
+def _submit(pool: ProcessPoolExecutor | None, job: tuple, helper: Executor | None) -> Future:
     """Queue a chapter's render in the pool, or render it here when there is no pool (or no
     longer one: killed for a hung engine)."""
     if pool is not None:
@@ -377,8 +382,22 @@ def _submit(pool: ProcessPoolExecutor | None, job: tuple) -> Future:
         except (BrokenProcessPool, RuntimeError):
             pass
     done: Future = Future()
-    done.set_result(render_chapter(*job))
+    done.set_result(render_chapter(*job, helper=helper))
     return done
+
+
+@contextmanager
+def _helper(wanted: bool) -> Iterator[Executor | None]:
+    """A process to share the encoding of a chapter rendered here (an edit), started now so
+    that it has loaded the encoder by the time the mix is done."""
+    if not wanted:
+        yield None
+        return
+    from toolkit.master.encode import warm
+
+    with worker_pool(1) as helper:
+        helper.submit(warm)
+        yield helper
 
 
 @contextmanager
