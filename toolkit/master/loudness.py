@@ -321,7 +321,8 @@ class Leveler:
         inside = np.minimum(self.gating.edges - starts[stretch], lengths[stretch])
         before = np.where(stretch >= 0, offsets[stretch] + inside, 0)  # samples before each
         at_edges = np.zeros(len(before))
-        history, summed = None, np.zeros(1)
+        history = np.zeros((self.x.shape[0], _K_WEIGHTING.taps - 1), np.float32)
+        summed = np.zeros(1)
         # A _CHUNK of the stretches at a time: the filter's input history and the running
         # sum carry over.
         for lo in range(0, int(lengths.sum()), _CHUNK):
@@ -336,7 +337,7 @@ class Leveler:
             removed = self.x[:, _ranges(part_starts, part_stops)]
             removed *= gains
             raw, removed = removed, _K_WEIGHTING(removed, history)  # minus the change
-            history = raw[:, 1 - _K_WEIGHTING.taps :]  # chunks are longer than that
+            history = _K_WEIGHTING.history(np.concatenate([history, raw], axis=1), None)
             # (g k + r)^2 - (g k)^2 = r (2 g k + r): the change of each sample's power
             weighted = self.k.at(part_starts, part_stops)
             weighted *= np.float32(2 * gain)

@@ -48,9 +48,11 @@ class Filter:
             ]
         return out
 
-    def history(self, x: np.ndarray, lo: int) -> np.ndarray:
-        """The taps - 1 samples of `x` (..., samples) before sample `lo`, zeros before 0."""
+    def history(self, x: np.ndarray, lo: int | None) -> np.ndarray:
+        """The taps - 1 samples of `x` (..., samples) before sample `lo` (None: its end),
+        zeros before 0."""
         lead = self.taps - 1
+        lo = x.shape[-1] if lo is None else lo
         part = np.asarray(x[..., max(lo - lead, 0) : lo], np.float32)
         pad = [(0, 0)] * (part.ndim - 1) + [(lead - part.shape[-1], 0)]
         return np.pad(part, pad)
