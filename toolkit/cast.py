@@ -14,11 +14,11 @@ from toolkit.script import nodes
 from toolkit.script.loader import read_yaml, relative
 from toolkit.script.model import Show
 
-ENGINES = ["piper", "flite", "espeak", "gtts"]
+ENGINES = ["piper", "flite", "espeak", "gtts", "festival", "kokoro"]
 VOICE_KEYS = ["engine", "voice", "rate", "pitch", "volume", "pan", "options", "fallback"]
 FALLBACK_KEYS = ["engine", "voice", "rate", "pitch", "volume", "options"]
 # The options each engine reads (see docs/script-format.md); flite takes any --setf feature.
-OPTIONS = {"piper": [], "espeak": [], "gtts": ["tld"]}
+OPTIONS = {"piper": [], "espeak": [], "gtts": ["tld"], "festival": [], "kokoro": []}
 _FEATURE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOMAIN = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
 MAX_FEATURE = 100_000.0  # flite features are seconds, Hz and ratios: far below this
@@ -87,8 +87,8 @@ def _spec(name: str, fields: nodes.Fields) -> VoiceSpec:
 
     engine = nodes.choice(name, fields["engine"], "engine", ENGINES)
     pitch = num("pitch", -12.0, 12.0, 0.0)
-    if engine == "piper" and pitch:
-        raise nodes.fail(name, fields["pitch"], "pitch: piper has no pitch control, expected 0")
+    if engine in ("piper", "kokoro") and pitch:
+        raise nodes.fail(name, fields["pitch"], f"pitch: {engine} has no pitch control, expected 0")
     return VoiceSpec(
         engine=engine,
         voice=_voice_name(name, fields["voice"], engine),
@@ -109,6 +109,8 @@ def _voice_name(name: str, node: yaml.Node, engine: str) -> str:
 
     voice = nodes.text(name, node, "voice")
     known = ENGINE_OBJECTS[engine]
+    if engine == "kokoro":
+        return _blend(name, node, voice, known)
     try:
         if known.accepts(voice):
             return voice
@@ -117,6 +119,25 @@ def _voice_name(name: str, node: yaml.Node, engine: str) -> str:
         return voice  # the engine cannot list its voices here; synthesis will say why
     hint = nodes.closest(voice, options, shown=8)
     raise nodes.fail(name, node, f"voice: {engine} has no voice '{voice}', {hint}")
+
+
+def _blend(name: str, node: yaml.Node, voice: str, known) -> str:
+    """A Kokoro voice: one pack, or packs blended by positive weights (a*0.6+b*0.4)."""
+    from toolkit.speech.kokoro import blend
+
+    try:
+        parts = blend(voice)
+    except ValueError as exc:
+        raise nodes.fail(name, node, f"voice: {exc} in kokoro blend '{voice}'") from None
+    try:
+        packs = list(known.voices())
+    except (ImportError, OSError):
+        return voice  # the packages are missing here; the build falls back and says why
+    for part, _ in parts:
+        if part not in packs:
+            hint = nodes.closest(part, packs)
+            raise nodes.fail(name, node, f"voice: kokoro has no voice '{part}', {hint}")
+    return voice
 
 
 def _options(name: str, node: yaml.Node, engine: str) -> tuple[tuple[str, str], ...]:

@@ -30,14 +30,19 @@ from toolkit.mix.timeline import RATE
 from toolkit.script.model import Speech
 from toolkit.speech.engine import TIMEOUT, Engine, EngineError
 from toolkit.speech.espeak import Espeak
+from toolkit.speech.festival import Festival
 from toolkit.speech.flite import Flite
 from toolkit.speech.gtts import GTTS
+from toolkit.speech.kokoro import Kokoro
 from toolkit.speech.piper import THREADS_ENV, Piper
 from toolkit.speech.text import normalize, split_sentences
 
-ENGINES: dict[str, Engine] = {e.name: e for e in (Piper(), Flite(), Espeak(), GTTS())}
+ENGINES: dict[str, Engine] = {
+    e.name: e for e in (Piper(), Flite(), Espeak(), GTTS(), Festival(), Kokoro())
+}
 # Characters one engine call may take: gTTS rejects long requests, the others slow down.
-LIMITS = {"gtts": 200, "piper": 600, "flite": 600, "espeak": 2000}
+# Kokoro splits its pieces into sentences itself (see kokoro.py).
+LIMITS = {"gtts": 200, "piper": 600, "flite": 600, "espeak": 2000, "festival": 600, "kokoro": 600}
 SPEECH_LUFS = -20.0  # every clip is levelled here before its voice's volume offset
 # How a parenthetical direction changes delivery: (rate multiplier, dB).
 DIRECTIONS = {
@@ -98,10 +103,12 @@ def resolve(voice: Voice) -> tuple[VoiceSpec, ...]:
 def cache_key(spec: VoiceSpec, text: str, direction: str | None) -> str:
     """Everything that changes the audio of a line, and nothing else (not its position)."""
     rate, gain = delivery(direction)
+    engine = ENGINES[spec.engine]
+    version = "+".join(filter(None, (engine.version(), engine.voice_version(spec.voice))))
     fields = {
         "v": CACHE_VERSION,
         "engine": spec.engine,
-        "engine_version": ENGINES[spec.engine].version(),
+        "engine_version": version,
         "voice": spec.voice,
         "rate": round(spec.rate * rate, 4),
         "pitch": spec.pitch,
