@@ -14,7 +14,8 @@ only where it has to:
   changes only the limited stretches, so only their loudness is recomputed.
 - Memory: a chapter is tens of MB per copy, so nothing holds one it doesn't need. The input
   is read in place, and the K-weighted signal and other whole-signal intermediates are
-  worked out piece by piece, which gives the same floats as whole-signal passes.
+  worked out piece by piece (K-weighting as its cut impulse response, mix/filters.py: no
+  scipy to import), to float32 precision of whole-signal recursive passes.
 """
 
 from __future__ import annotations
