@@ -102,7 +102,7 @@ def test_pitched_model_moves_only_the_log_f0_means() -> None:
 
 def test_cache_key_holds_festival_and_voice_package_versions() -> None:
     assert FESTIVAL.version().startswith("2.")
-    assert FESTIVAL.voice_version(SLT).startswith("festvox-us-slt-hts=")
+    assert FESTIVAL.voice_version(VoiceSpec("festival", SLT)).startswith("festvox-us-slt-hts=")
     assert cache_key(VoiceSpec("festival", SLT), "Hi.", None) != cache_key(
         VoiceSpec("festival", "kal_diphone"), "Hi.", None
     )

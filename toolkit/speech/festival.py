@@ -145,8 +145,11 @@ class Festival(Engine):
         found = re.search(r"System: ([\w.:-]+)", out.stdout + out.stderr)
         return found.group(1) if found else "unknown"
 
+    def voice_version(self, spec: VoiceSpec) -> str:
+        return self._package(spec.voice)
+
     @functools.cache  # noqa: B019
-    def voice_version(self, voice: str) -> str:
+    def _package(self, voice: str) -> str:
         """The Debian package version of the voice's files (its files' sizes without dpkg)."""
         folder = self._info(voice).get("folder", "")
         try:
