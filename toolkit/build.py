@@ -235,6 +235,8 @@ def publish_chapter(
         lines=len(speech),
         words=sum(len(c.text.split()) for c in speech),
         extras=tuple(paths[f".{fmt}"] for fmt in formats),
+        cues=tuple(speech),
+        marks=tuple(marks),
     )
 
 
@@ -314,10 +316,12 @@ def build(
                 for c in show.chapters
             ]
             from toolkit.publish.feed import write_feed
+            from toolkit.publish.site import write_site
 
             write_if_changed(project.build_dir / "cover.jpg", cover)
             write_feed(show, episodes, project.build_dir)
-            remove_stale(project.build_dir / "episodes", episodes)
+            pages = write_site(show, episodes, project.build_dir)
+            remove_stale(project.build_dir / "episodes", episodes, pages)
     log(f"synthesized {len(todo.lines)} lines, rendered {len(todo.render)} chapters")
     return episodes
 
@@ -397,10 +401,11 @@ def sweep_temporaries(project: Project) -> None:
             path.unlink(missing_ok=True)
 
 
-def remove_stale(folder: Path, episodes: list[Episode]) -> None:
+def remove_stale(folder: Path, episodes: list[Episode], pages: list[Path]) -> None:
     """Drop every file no episode of this build wrote (removed chapters, formats no longer
-    asked for), so the site matches the script."""
+    asked for, their pages), so the site matches the script."""
     keep = {p.name for e in episodes for p in (e.mp3, e.vtt, e.srt, e.chapters_json, *e.extras)}
+    keep |= {page.name for page in pages}
     for path in folder.glob("*"):
         if path.is_file() and path.name not in keep:
             path.unlink()
