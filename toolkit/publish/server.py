@@ -35,6 +35,9 @@ BACKLOG = 128  # the stdlib's 5 drops connections when a page and an app fetch a
 MAX_TARGET = 4096  # longer request targets get 414 (no file name on disk is that long)
 RELOAD_PATH = "/__drama/reload"  # polled by pages served with live reload
 FEED_TYPE = "application/rss+xml; charset=utf-8"
+# Browsers show rss+xml as text but apply the feed's XSL stylesheet to XML, so a browser
+# navigation (it accepts text/html) gets the feed as XML; apps get rss+xml.
+BROWSER_FEED_TYPE = "application/xml; charset=utf-8"
 TYPES = {
     ".mp3": "audio/mpeg",
     ".flac": "audio/flac",
@@ -234,7 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == root / FEED_NAME:
             body = self.feed_for(root, self._base_url())
             modified = path.stat().st_mtime if path.exists() else time.time()
-            kind = FEED_TYPE
+            browser = "text/html" in self.headers.get("Accept", "")
+            kind = BROWSER_FEED_TYPE if browser else FEED_TYPE
         elif self.live_reload and kind.startswith("text/html"):
             with path.open("rb") as handle:
                 modified = os.fstat(handle.fileno()).st_mtime
@@ -297,7 +301,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _validators(self, current: Validators, kind: str) -> None:
         self.send_header("ETag", current.etag)
         self.send_header("Last-Modified", current.last_modified)
-        if kind == FEED_TYPE or self.path.split("?", 1)[0].lower().endswith(SHARED):
+        if kind in (FEED_TYPE, BROWSER_FEED_TYPE):
+            self.send_header("Vary", "Accept")
+        if kind in (FEED_TYPE, BROWSER_FEED_TYPE) or self.path.split("?", 1)[0].lower().endswith(
+            SHARED
+        ):
             self.send_header("Access-Control-Allow-Origin", "*")
         if self.live_reload:
             self.send_header("Cache-Control", "no-cache")  # revalidate after every rebuild
