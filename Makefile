@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBS_BUILD := flite
-DEBS_TEST := flite gpodder podget
+DEBS_TEST := flite gpodder podget chromium chromium-driver
 # The default run skips the slow end-to-end tests; CI (CI=true) and SLOW=1 run them too.
 PYTEST_MARK := $(if $(filter true,$(CI))$(SLOW),,-m "not slow")
 
@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check toolkit tests bench
 
 clean:
-	rm -rf build/episodes build/*.xml build/*.jpg build/*.html .cache
+	rm -rf build/episodes build/*.xml build/*.xsl build/*.jpg build/*.html build/*.css build/*.js .cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,7 +53,7 @@ debs-test:
 
 debs:
 	@missing=""; for pkg in $(DEBS); do \
-	  prog=$$pkg; [ $$pkg = gpodder ] && prog=gpo; \
+	  prog=$$pkg; [ $$pkg = gpodder ] && prog=gpo; [ $$pkg = chromium-driver ] && prog=chromedriver; \
 	  command -v $$prog >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
