@@ -40,8 +40,10 @@ FEED_TYPE = "application/rss+xml; charset=utf-8"
 BROWSER_FEED_TYPE = "application/xml; charset=utf-8"
 TYPES = {
     ".mp3": "audio/mpeg",
-    ".flac": "audio/flac",
+    ".opus": "audio/ogg; codecs=opus",
     ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
+    ".m4b": "audio/mp4",
     ".vtt": "text/vtt; charset=utf-8",
     ".srt": "application/x-subrip",
     ".json": "application/json",
