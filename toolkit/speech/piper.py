@@ -53,6 +53,7 @@ def _load(voice: str):
 
 class Piper(Engine):
     name = "piper"
+    alphabet = "ipa"  # piper 1.3 reads [[ phonemes ]] inline
 
     def problem(self) -> str | None:
         try:
