@@ -6,8 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBS_BUILD := flite
-DEBS_TEST := flite gpodder podget
+# festival's voices: the HTS woman, and the two English diphone men casting can compare.
+FESTIVAL := festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k
+DEBS_BUILD := flite $(FESTIVAL)
+DEBS_TEST := flite $(FESTIVAL) gpodder podget
 # The default run skips the slow end-to-end tests; CI (CI=true) and SLOW=1 run them too.
 PYTEST_MARK := $(if $(filter true,$(CI))$(SLOW),,-m "not slow")
 
@@ -44,7 +46,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# Debian packages: installed only when running as root and a program is missing.
+# Debian packages: installed only when running as root and a program is missing (a voice
+# package has no program: dpkg says whether it is installed).
 debs-build:
 	@$(MAKE) --no-print-directory debs DEBS="$(DEBS_BUILD)"
 
@@ -54,6 +57,9 @@ debs-test:
 debs:
 	@missing=""; for pkg in $(DEBS); do \
 	  prog=$$pkg; [ $$pkg = gpodder ] && prog=gpo; \
+	  case $$pkg in festvox-*) \
+	    dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q 'ok installed' \
+	      || missing="$$missing $$pkg"; continue;; esac; \
 	  command -v $$prog >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -378,14 +378,38 @@ def plot_command(root: Path, chapter: str, output: Path | None) -> None:
     click.echo(str(path))
 
 
+AUDITION_TEXT = "I'd want to know. But only if they're nice, and not scary."
+
+
 @main.command("voices")
 @project_option
-def voices_command(root: Path) -> None:
+@click.option(
+    "--audition",
+    is_flag=True,
+    help="Write one WAV per NAME (a character, or engine:voice such as festival:"
+    "cmu_us_slt_arctic_hts, with optional ,rate=0.9,pitch=3) of the same line.",
+)
+@click.argument("names", nargs=-1)
+@click.option("--text", default=AUDITION_TEXT, show_default=True, help="The line to audition.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the auditions [default: build/auditions].",
+)
+def voices_command(
+    root: Path, audition: bool, names: tuple[str, ...], text: str, output: Path | None
+) -> None:
     """The cast: each character's engine, voice and whether it runs here."""
     from toolkit.cast import load_cast
     from toolkit.script.loader import load_show
     from toolkit.speech.synth import problem, resolve
 
+    if names and not audition:
+        raise click.UsageError("NAMES go with --audition")
+    if audition:
+        _audition(root, names, text, output)
+        return
     show = load_show(root)
     for character, voice in load_cast(root, show).items():
         usable = resolve(voice)
@@ -402,20 +426,63 @@ def voices_command(root: Path) -> None:
             click.echo(f"  {spec.engine:<7} {spec.voice:<10}{extra}  {state}")
 
 
+def _audition(root: Path, names: tuple[str, ...], text: str, output: Path | None) -> None:
+    """Each name's voice says `text` into its own WAV, so voices can be compared by ear."""
+    import re
+
+    from toolkit.cast import load_cast, voice_of
+    from toolkit.script.loader import load_show
+    from toolkit.script.model import Speech, Where
+    from toolkit.speech.synth import Synthesizer, problem, resolve
+
+    if not names:
+        raise click.UsageError("--audition needs at least one NAME")
+    project = Project(root)
+    voices = {}
+    for name in dict.fromkeys(names):
+        if ":" in name:
+            voice = voice_of(name, root)
+            if not resolve(voice):
+                raise DramaError(f"audition '{name}': {problem(voice.chain[0])}")
+            voices[name] = voice
+        else:
+            cast = load_cast(root, load_show(root))
+            if name.upper() not in cast:
+                raise DramaError(
+                    f"audition '{name}': expected a character ({', '.join(cast)}) or engine:voice"
+                )
+            voices[name] = cast[name.upper()]
+    folder = output or project.build_dir / "auditions"
+    synth = Synthesizer(voices, project.cache_dir / "speech", warn, jobs=1)
+    for name in voices:
+        clip = synth.clip(Speech(name, text, Where("<command line>", 1, 1)))
+        path = folder / (re.sub(r"[^A-Za-z0-9_.+-]+", "-", name).strip("-").lower() + ".wav")
+        write_wav(path, clip.samples[None, :])
+        click.echo(f"{path}: {clip.seconds:.2f} s, {clip.spec.label()}")
+
+
 @main.command("say")
 @project_option
 @click.argument("character")
 @click.argument("text")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--play", is_flag=True, help="Play the line through the default audio device.")
 @click.option("--direction", help="A parenthetical such as quietly or laughing.")
-def say_command(root: Path, character: str, text: str, output: Path, direction: str | None) -> None:
-    """Hear one line in a character's voice (writes a WAV)."""
+def say_command(
+    root: Path, character: str, text: str, output: Path | None, play: bool, direction: str | None
+) -> None:
+    """Hear one line in a character's voice (writes a WAV with -o, plays it with --play)."""
+    import tempfile
+
     from toolkit.cast import load_cast
+    from toolkit.playback import play as play_wav
     from toolkit.script.lexicon import load_lexicon
     from toolkit.script.loader import load_show
     from toolkit.script.model import Speech, Where
     from toolkit.speech.synth import Synthesizer
 
+    if not output and not play:
+        raise click.UsageError("expected -o FILE, --play, or both")
     show = load_show(root)
     voices = load_cast(root, show)
     name = character.upper()
@@ -424,8 +491,16 @@ def say_command(root: Path, character: str, text: str, output: Path, direction: 
     line = Speech(name, text, Where("<command line>", 1, 1), direction=direction)
     lexicon = load_lexicon(root)
     clip = Synthesizer(voices, Project(root).cache_dir / "speech", warn, None, lexicon).clip(line)
-    write_wav(output, clip.samples[None, :])
-    click.echo(f"{output}: {clip.seconds:.2f} s, {clip.spec.label()}")
+    if output:
+        write_wav(output, clip.samples[None, :])
+        click.echo(f"{output}: {clip.seconds:.2f} s, {clip.spec.label()}")
+    if play:
+        with tempfile.TemporaryDirectory(prefix="drama-say-") as tmp:
+            wav = output or Path(tmp, "line.wav")
+            if not output:
+                write_wav(wav, clip.samples[None, :])
+            player = play_wav(wav, clip.seconds)
+        click.echo(f"played {clip.seconds:.2f} s through {player}, {clip.spec.label()}")
 
 
 @main.command("schema")

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.speech.piper import THREADS_ENV
-
 MODEL = "tiny.en"
 RATE = 16000  # what Whisper listens at
 Word = tuple[float, float, str]
@@ -25,11 +23,10 @@ def model_path() -> Path:
 
 
 @functools.cache
-def _model():
+def _model(threads: int):
     os.environ["HF_HUB_OFFLINE"] = "1"
     from faster_whisper import WhisperModel
 
-    threads = int(os.environ.get(THREADS_ENV, "0")) or os.cpu_count() or 1
     return WhisperModel(
         str(model_path()),
         device="cpu",
@@ -39,11 +36,11 @@ def _model():
     )
 
 
-def transcribe(samples: np.ndarray) -> list[Word]:
+def transcribe(samples: np.ndarray, threads: int = 0) -> list[Word]:
     """The words heard in mono float32 audio at RATE, each with start and end in seconds.
     Greedy at temperature 0 and no conditioning on earlier text: the same audio gives the
     same words, and one line's mishearing cannot leak into the next."""
-    segments, _ = _model().transcribe(
+    segments, _ = _model(threads or os.cpu_count() or 1).transcribe(
         samples.astype(np.float32),
         language="en",
         beam_size=1,
@@ -60,6 +57,7 @@ def transcribe(samples: np.ndarray) -> list[Word]:
     ]
 
 
-def transcribe_batch(windows: list[np.ndarray]) -> list[list[Word]]:
-    """Worker entry point: several windows in one call (fewer round trips to the pool)."""
-    return [transcribe(window) for window in windows]
+def transcribe_batch(windows: list[np.ndarray], threads: int = 0) -> list[list[Word]]:
+    """Worker entry point: several windows in one call (fewer round trips to the pool), on
+    `threads` cores (0: all of them)."""
+    return [transcribe(window, threads) for window in windows]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -121,6 +122,7 @@ def proof(
 def _chosen(checked: Checked, refs: tuple[str, ...]) -> list[Chapter]:
     chapters = {str(c.number): c for c in checked.show.chapters}
     chapters |= {c.id: c for c in checked.show.chapters}
+    refs = tuple(str(int(ref)) if ref.isdigit() else ref for ref in refs)  # 03 is 3
     for ref in refs:
         if ref not in chapters:
             known = ", ".join(c.id for c in checked.show.chapters)
@@ -195,9 +197,11 @@ def _hear(
                 tick(1)
 
     if workers > 1 and len(jobs) >= POOL_MIN_LINES:
-        with worker_pool(min(workers, len(batches))) as pool:
+        workers = min(workers, len(batches))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with worker_pool(workers) as pool:
             futures = {
-                pool.submit(transcribe_batch, [windows[i] for i in batch]): batch
+                pool.submit(transcribe_batch, [windows[i] for i in batch], threads): batch
                 for batch in batches
             }
             for future in as_completed(futures):

@@ -17,8 +17,8 @@ from toolkit.script.loader import read_yaml, relative
 from toolkit.script.model import Where
 
 LEXICON_FILE = "lexicon.yaml"
-# Phoneme alphabets: ipa (piper, kokoro), espeak-ng's own mnemonics, festival's phone set.
-ALPHABETS = ("ipa", "espeak", "festival")
+# Phoneme alphabets: ipa (piper; kokoro reads its own IPA-like symbols), espeak-ng mnemonics.
+ALPHABETS = ("ipa", "espeak")
 ENTRY_KEYS = ["say", *ALPHABETS]
 _WORD = re.compile(r"[^\W\d_]+(?:['\-][^\W\d_]+)*")
 _SAY = re.compile(r"[^\W\d_]+(?:[ '\-][^\W\d_]+)*")

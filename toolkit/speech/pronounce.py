@@ -7,7 +7,7 @@ import re
 from toolkit.script.lexicon import Lexicon
 
 # How each alphabet is written inline; an engine with none gets the respelling.
-INLINE = {"ipa": "[[ {} ]]", "espeak": "[[{}]]", "festival": "[[{}]]"}
+INLINE = {"ipa": "[[ {} ]]", "espeak": "[[{}]]"}
 
 
 def pronounce(text: str, lexicon: Lexicon, alphabet: str | None) -> str:
