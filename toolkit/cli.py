@@ -257,7 +257,7 @@ def _speakers(scene) -> set[str]:
     "--threshold",
     type=click.FloatRange(0, 1),
     default=None,
-    help="Flag a line whose word error is above this (default 0.35).",
+    help="Flag a line whose word error is above this (default 0.65).",
 )
 @click.option("--suggest", is_flag=True, help="Propose lexicon respellings for misheard words.")
 @click.option(

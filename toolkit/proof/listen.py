@@ -38,12 +38,12 @@ def _model(threads: int):
 
 def transcribe(samples: np.ndarray, threads: int = 0) -> list[Word]:
     """The words heard in mono float32 audio at RATE, each with start and end in seconds.
-    Greedy at temperature 0 and no conditioning on earlier text: the same audio gives the
+    Beam search (5) at temperature 0 and no conditioning on earlier text: the same audio gives the
     same words, and one line's mishearing cannot leak into the next."""
     segments, _ = _model(threads or os.cpu_count() or 1).transcribe(
         samples.astype(np.float32),
         language="en",
-        beam_size=1,
+        beam_size=5,
         temperature=0.0,
         condition_on_previous_text=False,
         word_timestamps=True,

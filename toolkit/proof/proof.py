@@ -40,9 +40,9 @@ from toolkit.proof.words import Alignment, align, comparable
 from toolkit.script.model import Chapter, Music, Sfx, Speech
 from toolkit.speech.synth import POOL_MIN_LINES, Synthesizer, worker_pool
 
-THRESHOLD = 0.35  # a line whose word error is above this is flagged (calibrated on the story)
-PAD = 0.25  # seconds of the mix heard before and after each line
-PROOF_VERSION = "1"
+THRESHOLD = 0.65  # flag a line whose word error is above this (the story: at most 0.60)
+PAD = 0.2  # seconds of the mix heard before and after each line
+PROOF_VERSION = "2"
 BATCH = 4  # lines per job sent to a worker
 
 
