@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # festival's voices: the HTS woman, and the two English diphone men casting can compare.
 FESTIVAL := festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k
 DEBS_BUILD := flite $(FESTIVAL)
-DEBS_TEST := flite $(FESTIVAL) gpodder podget
+DEBS_TEST := flite $(FESTIVAL) gpodder podget ffmpeg mp3val
 # The default run skips the slow end-to-end tests; CI (CI=true) and SLOW=1 run them too.
 PYTEST_MARK := $(if $(filter true,$(CI))$(SLOW),,-m "not slow")
 
@@ -43,7 +43,7 @@ clean:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,deploy]'
 	touch $@
 
 # Debian packages: installed only when running as root and a program is missing (a voice
@@ -56,7 +56,7 @@ debs-test:
 
 debs:
 	@missing=""; for pkg in $(DEBS); do \
-	  prog=$$pkg; [ $$pkg = gpodder ] && prog=gpo; \
+	  prog=$$pkg; [ $$pkg = gpodder ] && prog=gpo; [ $$pkg = ffmpeg ] && prog=ffprobe; \
 	  case $$pkg in festvox-*) \
 	    dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q 'ok installed' \
 	      || missing="$$missing $$pkg"; continue;; esac; \

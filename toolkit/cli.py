@@ -84,9 +84,16 @@ def new_command(folder: Path) -> None:
 @main.command("check")
 @project_option
 def check_command(root: Path) -> None:
-    """Validate the script, voices and sounds without rendering anything."""
+    """Validate the script, voices and sounds without rendering anything; warn about what
+    would publish a broken show (drama deploy refuses those)."""
+    from toolkit.publish import guard
+
     checked = check(Project(root))
     show = checked.show
+    for finding in guard.lint(root, show):
+        warn(str(finding))
+    for chapter in guard.scheduled(show, guard.today()):
+        click.echo(f"scheduled: episode {chapter.number} ({chapter.id}) on {chapter.release}")
     lines = sum(len(scene.lines) for chapter in show.chapters for scene in chapter.scenes)
     click.echo(f"ok: {show.title}: {len(show.chapters)} chapters, {lines} lines")
 
@@ -129,8 +136,18 @@ def progress_bars(quiet: bool):
     "--format",
     "formats",
     multiple=True,
-    type=click.Choice(["flac", "ogg"]),
-    help="Also write a FLAC or Ogg master of each episode (repeatable).",
+    type=click.Choice(["mp3", "flac", "ogg", "opus", "m4b"]),
+    help="Also write this format for this build, beside show.yaml's `formats` (repeatable): "
+    "FLAC, Ogg or Opus masters of each episode, or the whole show as an m4b audiobook.",
+)
+@click.option(
+    "--strict", is_flag=True, help="Refuse to build while a guardrail warning is left (exit 2)."
+)
+@click.option(
+    "--hold-scheduled",
+    "hold",
+    is_flag=True,
+    help="Leave chapters dated after today out of build/ until their day.",
 )
 @click.option(
     "--timings",
@@ -144,12 +161,15 @@ def build_command(
     jobs: int | None,
     formats: tuple[str, ...],
     timings: Path | None,
+    strict: bool,
+    hold: bool,
 ) -> None:
     """Render every chapter to build/episodes/ and write build/feed.xml."""
     started = time.monotonic()
     log = echo_unless(quiet) if not dry_run else click.echo
     stages: dict[str, float] = {}
-    episodes = build(Project(root), log, warn, progress_bars(quiet), jobs, dry_run, stages, formats)
+    bars = progress_bars(quiet)
+    episodes = build(Project(root), log, warn, bars, jobs, dry_run, stages, formats, strict, hold)
     if timings:
         stages["total"] = time.monotonic() - started
         timings.write_text(json.dumps(stages, indent=2))
@@ -159,6 +179,41 @@ def build_command(
             f"built {len(episodes)} episodes, {total / 60:.1f} minutes, "
             f"in {time.monotonic() - started:.1f} s: build/feed.xml"
         )
+
+
+@main.command("deploy")
+@project_option
+@click.argument("dest")
+@click.option("-n", "--dry-run", is_flag=True, help="List what would change; change nothing.")
+@click.option("--endpoint-url", help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL, or AWS).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
+@click.option(
+    "--hold-scheduled",
+    "hold",
+    is_flag=True,
+    help="Leave chapters dated after today offline until their day.",
+)
+def deploy_command(
+    root: Path, dest: str, dry_run: bool, endpoint_url: str | None, quiet: bool, hold: bool
+):
+    """Build, then upload build/ to DEST: a folder (PATH or file:PATH), a git branch pushed to
+    origin (git:BRANCH), or S3 (s3://BUCKET/PREFIX). Media first, the feed last, then what
+    the site no longer has is removed. Refuses while `drama check` warns."""
+    from toolkit.publish import guard
+    from toolkit.publish.deploy import deploy, destination
+
+    project = Project(root)
+    if dry_run:  # nothing is built or written: the site as it stands, checked
+        findings = guard.lint(project.root, check(project).show)
+        if findings:
+            raise guard.Refused(findings)
+    else:
+        build(project, echo_unless(True), warn, strict=True, hold=hold)
+    target = destination(dest, project.root, endpoint_url)
+    changes = deploy(project.build_dir, target, echo_unless(quiet and not dry_run), dry_run)
+    if not quiet or dry_run:
+        verb = "would change" if dry_run else "changed"
+        click.echo(f"{dest}: {verb} {len(changes)} files" if changes else f"{dest}: up to date")
 
 
 @main.command("clean")
