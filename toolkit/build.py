@@ -246,6 +246,8 @@ def publish_chapter(
         lines=len(speech),
         words=sum(len(c.text.split()) for c in speech),
         extras=tuple(paths[f".{fmt}"] for fmt in extras),
+        cues=tuple(speech),
+        marks=tuple(marks),
     )
 
 
@@ -353,6 +355,7 @@ def build(
                 for c in out
             ]
             from toolkit.publish.feed import write_feed
+            from toolkit.publish.site import write_site
 
             write_if_changed(project.build_dir / "cover.jpg", cover)
             book = (
@@ -361,7 +364,8 @@ def build(
                 else None
             )
             write_feed(show, episodes, project.build_dir, voices=voice_credits(checked.voices))
-            remove_stale(project.build_dir / "episodes", episodes)
+            pages = write_site(show, episodes, project.build_dir)
+            remove_stale(project.build_dir / "episodes", episodes, pages)
             for path in project.build_dir.glob("*.m4b"):
                 if path != book:
                     path.unlink()
@@ -480,10 +484,11 @@ def sweep_temporaries(project: Project) -> None:
             path.unlink(missing_ok=True)
 
 
-def remove_stale(folder: Path, episodes: list[Episode]) -> None:
+def remove_stale(folder: Path, episodes: list[Episode], pages: list[Path]) -> None:
     """Drop every file no episode of this build wrote (removed chapters, formats no longer
-    asked for), so the site matches the script."""
+    asked for, their pages), so the site matches the script."""
     keep = {p.name for e in episodes for p in (e.mp3, e.vtt, e.srt, e.chapters_json, *e.extras)}
+    keep |= {page.name for page in pages}
     for path in folder.glob("*"):
         if path.is_file() and path.name not in keep:
             path.unlink()

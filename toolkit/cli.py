@@ -242,10 +242,11 @@ def clean_command(root: Path, prune: bool) -> None:
     "--watch/--no-watch", "rebuild", default=False, help="Rebuild when the script or voices change."
 )
 def serve_command(root: Path, host: str, port: int, rebuild: bool) -> None:
-    """Serve build/ over HTTP so podcast apps can subscribe to the feed."""
-    from toolkit.publish.server import serve
+    """Serve build/ (the show site and its feed) over HTTP for browsers and podcast apps."""
+    from toolkit.publish.server import make_server, serve
 
     project = Project(root)
+    server = make_server(project.build_dir, host, port, live_reload=rebuild)  # port taken: exit 2
     if not (project.build_dir / "feed.xml").is_file():
         build(project, echo_unless(False), warn)
     if rebuild:
@@ -257,7 +258,7 @@ def serve_command(root: Path, host: str, port: int, rebuild: bool) -> None:
             watch(project, lambda: build(project, echo_unless(True), warn), echo_unless(False))
 
         threading.Thread(target=loop, daemon=True).start()
-    serve(project.build_dir, host, port)
+    serve(server, project.build_dir)
 
 
 @main.command("watch")
