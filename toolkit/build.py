@@ -17,10 +17,10 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import toolkit
@@ -33,6 +33,7 @@ from toolkit.mix.check import check_sounds
 from toolkit.mix.sounds import Library
 from toolkit.mix.timeline import Cue, Mark
 from toolkit.publish import guard
+from toolkit.script.lexicon import Lexicon, load_lexicon
 from toolkit.script.loader import load_show
 from toolkit.script.model import Ambience, Chapter, Music, Pause, Sfx, Show, Speech
 from toolkit.speech.synth import POOL_MIN_LINES, Synthesizer, worker_pool
@@ -73,6 +74,7 @@ class Checked:
     show: Show
     voices: dict[str, Voice]
     library: Library
+    lexicon: Lexicon = ()
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,11 @@ def check(project: Project) -> Checked:
     with errors.attempt():
         user_cover(project, show)
     errors.done()
-    return Checked(show, voices, library)
+    return Checked(show, voices, library, load_lexicon(project.root))
+
+
+def synthesizer(project: Project, checked: Checked, warn: Log, jobs: int | None = None):
+    return Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs, checked.lexicon)
 
 
 def speech_lines(chapter: Chapter) -> list[Speech]:
@@ -181,10 +187,12 @@ def render_chapter(
     voices: dict[str, Voice],
     sounds_dir: Path | None,
     formats: tuple[str, ...] = (),
+    helper: Executor | None = None,
 ) -> int:
     """Mix and master one chapter into the chapter cache (untagged MP3, any extra masters,
     and its timeline; the timeline last, as the mark that the entry is complete).
-    Takes only picklable inputs: it runs in a worker process."""
+    Takes only picklable inputs: it runs in a worker process (or here, with a `helper`
+    process to share the encoding)."""
     import numpy as np
 
     from toolkit.master.master import extra_masters, master_audio
@@ -192,7 +200,7 @@ def render_chapter(
 
     clips = {line: np.load(path) for line, path in clip_files.items()}
     mixed = mix_chapter(chapter, clips, voices, Library(sounds_dir, cache_dir / "sounds"))
-    done = master_audio(mixed.audio)
+    done = master_audio(mixed.audio, helper)
     folder = cache_dir / "chapters"
     facts = {
         "duration": len(done.audio) / 44100,
@@ -223,7 +231,7 @@ def publish_chapter(
     folder = project.cache_dir / "chapters"
     facts = json.loads((folder / f"{key}.json").read_text())
     extras = episode_formats(formats)
-    cues = [Cue(*c) for c in facts["cues"]]
+    cues = with_words([Cue(*c) for c in facts["cues"]], project.cache_dir, key)
     marks = [
         Mark(start, end, scene.title)
         for (start, end), scene in zip(facts["marks"], chapter.scenes, strict=True)
@@ -257,7 +265,22 @@ def publish_chapter(
         lines=len(speech),
         words=sum(len(c.text.split()) for c in speech),
         extras=tuple(paths[f".{fmt}"] for fmt in extras),
+        cues=tuple(speech),
+        marks=tuple(marks),
     )
+
+
+def with_words(cues: list[Cue], cache_dir: Path, key: str) -> list[Cue]:
+    """The speech cues with the word timings `drama proof` measured on exactly this master
+    (keyed by its audio key), when it has; a build never needs proof to have run."""
+    path = cache_dir / "proof" / "chapters" / f"{key}.json"
+    if not path.is_file():
+        return cues
+    timed = iter(json.loads(path.read_text())["words"])
+    return [
+        replace(c, words=tuple(tuple(w) for w in next(timed) or ())) if c.kind == "speech" else c
+        for c in cues
+    ]
 
 
 def user_cover(project: Project, show: Show) -> bytes | None:
@@ -334,7 +357,7 @@ def build(
         when = f"episode {chapter.number} ({chapter.id}) on {chapter.release}"
         then = "left out of the feed until then" if hold else "published now with that date"
         log(f"scheduled: {when}, {then}")
-    synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
+    synth = synthesizer(project, checked, warn, jobs)
     if dry_run:
         for reason in plan(project, checked, synth, formats).reasons or ["nothing to rebuild"]:
             log(reason)
@@ -381,6 +404,7 @@ def publish(
     episodes, transcripts, cover, audiobook and feed, and drop what this build no longer
     makes. Everything published goes here, so all of it appears at once."""
     from toolkit.publish.feed import write_feed
+    from toolkit.publish.site import write_site
 
     show = checked.show
     cover = cover_bytes(project, show)
@@ -394,7 +418,8 @@ def publish(
         else None
     )
     write_feed(show, episodes, site, voices=voice_credits(checked.voices))
-    remove_stale(site / "episodes", episodes)
+    pages = write_site(show, episodes, site)
+    remove_stale(site / "episodes", episodes, pages)
     for path in site.glob("*.m4b"):
         if path != book:
             path.unlink()
@@ -473,7 +498,10 @@ def render_all(
     chapters.sort(key=lambda c: -sum(len(line.text.split()) for line in speech_lines(c)))
     pooled = synth.jobs > 1 and (len(chapters) > 1 or len(todo.lines) >= POOL_MIN_LINES)
     queued = []
-    with worker_pool(synth.jobs) if pooled else contextlib.nullcontext() as pool:
+    with (
+        worker_pool(synth.jobs) if pooled else contextlib.nullcontext() as pool,
+        _helper(synth.jobs > 1 and len(chapters) == 1 and not pooled) as helper,
+    ):
         with synth.session(len(todo.lines), pool):
             for chapter in chapters:
                 with timed(timings, "speech"):
@@ -481,7 +509,7 @@ def render_all(
                 files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
                 job = (project.cache_dir, chapter, todo.chapters[chapter.number], files)
                 job += (checked.voices, sounds, formats)
-                future = _submit(pool, job)
+                future = _submit(pool, job, helper)
                 if future.done() and mix_tick:  # rendered here, not queued
                     mix_tick(1)
                 queued.append((future, job, future.done()))
@@ -497,7 +525,7 @@ def render_all(
     timings["mix+master"] = time.perf_counter() - started - timings.get("speech", 0.0)
 
 
-def _submit(pool: ProcessPoolExecutor | None, job: tuple) -> Future:
+def _submit(pool: ProcessPoolExecutor | None, job: tuple, helper: Executor | None) -> Future:
     """Queue a chapter's render in the pool, or render it here when there is no pool (or no
     longer one: killed for a hung engine)."""
     if pool is not None:
@@ -506,8 +534,22 @@ def _submit(pool: ProcessPoolExecutor | None, job: tuple) -> Future:
         except (BrokenProcessPool, RuntimeError):
             pass
     done: Future = Future()
-    done.set_result(render_chapter(*job))
+    done.set_result(render_chapter(*job, helper=helper))
     return done
+
+
+@contextmanager
+def _helper(wanted: bool) -> Iterator[Executor | None]:
+    """A process to share the encoding of a chapter rendered here (an edit), started now so
+    that it has loaded the encoder by the time the mix is done."""
+    if not wanted:
+        yield None
+        return
+    from toolkit.master.encode import warm
+
+    with worker_pool(1) as helper:
+        helper.submit(warm)
+        yield helper
 
 
 @contextmanager
@@ -526,10 +568,11 @@ def sweep_temporaries(project: Project) -> None:
         path.unlink(missing_ok=True)
 
 
-def remove_stale(folder: Path, episodes: list[Episode]) -> None:
+def remove_stale(folder: Path, episodes: list[Episode], pages: list[Path]) -> None:
     """Drop every file no episode of this build wrote (removed chapters, formats no longer
-    asked for), so the site matches the script."""
+    asked for, their pages), so the site matches the script."""
     keep = {p.name for e in episodes for p in (e.mp3, e.vtt, e.srt, e.chapters_json, *e.extras)}
+    keep |= {page.name for page in pages}
     for path in folder.glob("*"):
         if path.is_file() and path.name not in keep:
             path.unlink()
@@ -537,7 +580,7 @@ def remove_stale(folder: Path, episodes: list[Episode]) -> None:
 
 def prune_cache(project: Project, checked: Checked) -> int:
     """Delete cached lines and chapters the current script no longer uses; returns the count."""
-    synth = Synthesizer(checked.voices, project.cache_dir / "speech", lambda m: None, 1)
+    synth = synthesizer(project, checked, lambda m: None, 1)
     todo = plan(project, checked, synth)
     lines = [line for c in checked.show.chapters for line in speech_lines(c)]
     keep = {synth.path(synth.key(line)[1]).name for line in lines}
@@ -574,6 +617,6 @@ def mixed_chapter(project: Project, ref: str, warn: Log):
         known = ", ".join(c.id for c in checked.show.chapters)
         raise DramaError(f"unknown chapter '{ref}', expected a number or one of {known}")
     chapter = chapters[ref]
-    synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn)
+    synth = synthesizer(project, checked, warn)
     clips = {line: clip.samples for line, clip in synth.clips(speech_lines(chapter)).items()}
     return mix_chapter(chapter, clips, checked.voices, checked.library)
