@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -167,13 +167,26 @@ def render_chapter(
     Takes only picklable inputs: it runs in a worker process."""
     import numpy as np
 
+    clips = {line: np.load(path) for line, path in clip_files.items()}
+    library = Library(sounds_dir, cache_dir / "sounds")
+    store_chapter(cache_dir, key, master_chapter(chapter, clips, voices, library, formats))
+    return chapter.number
+
+
+def master_chapter(
+    chapter: Chapter,
+    clips: dict[Speech, object],
+    voices: dict[str, Voice],
+    library: Library,
+    formats: tuple[str, ...] = (),
+) -> dict[str, bytes]:
+    """One chapter mixed and mastered, as the cache files it makes (suffix -> bytes, the
+    timeline ".json" last): no paths, so a cluster worker can run it."""
     from toolkit.master.master import extra_masters, master_audio
     from toolkit.mix.render import mix_chapter
 
-    clips = {line: np.load(path) for line, path in clip_files.items()}
-    mixed = mix_chapter(chapter, clips, voices, Library(sounds_dir, cache_dir / "sounds"))
+    mixed = mix_chapter(chapter, clips, voices, library)
     done = master_audio(mixed.audio)
-    folder = cache_dir / "chapters"
     facts = {
         "duration": len(done.audio) / 44100,
         "lufs": done.lufs,
@@ -181,11 +194,14 @@ def render_chapter(
         "cues": [[c.start, c.end, c.kind, c.name, c.scene, c.text] for c in mixed.cues],
         "marks": [[m.start, m.end] for m in mixed.marks],
     }
-    atomic_write_bytes(folder / f"{key}.mp3", done.mp3)
-    for suffix, data in extra_masters(done.audio, formats).items():
-        atomic_write_bytes(folder / f"{key}{suffix}", data)
-    atomic_write_bytes(folder / f"{key}.json", json.dumps(facts).encode())
-    return chapter.number
+    files = {".mp3": done.mp3, **extra_masters(done.audio, formats)}
+    return files | {".json": json.dumps(facts).encode()}
+
+
+def store_chapter(cache_dir: Path, key: str, files: dict[str, bytes]) -> None:
+    """Write a mastered chapter's files into the cache, in order (the timeline last)."""
+    for suffix, data in files.items():
+        atomic_write_bytes(cache_dir / "chapters" / f"{key}{suffix}", data)
 
 
 def publish_chapter(
@@ -290,9 +306,11 @@ def build(
     dry_run: bool = False,
     timings: dict[str, float] | None = None,
     formats: tuple[str, ...] = (),
+    scheduler: str | None = None,
 ) -> list[Episode]:
     """Render the production into build/: only what changed since the last build.
-    `timings`, when given, receives the seconds each stage took."""
+    `timings`, when given, receives the seconds each stage took; `scheduler`, a Dask
+    scheduler's address, runs the syntheses and renders on its cluster."""
     timings = {} if timings is None else timings
     formats = check_formats(formats)
     with timed(timings, "check"):
@@ -303,10 +321,10 @@ def build(
         for reason in plan(project, checked, synth, formats).reasons or ["nothing to rebuild"]:
             log(reason)
         return []
-    with locked(project, log):
+    with runner(scheduler, log, warn) as pool, locked(project, log):
         todo = plan(project, checked, synth, formats)
         sweep_temporaries(project)
-        render_all(project, checked, synth, todo, progress, formats, timings)
+        render_all(project, checked, synth, todo, progress, formats, timings, pool)
         with timed(timings, "publish"):
             cover = cover_bytes(project, show)
             episodes = [
@@ -330,11 +348,13 @@ def render_all(
     progress: Progress | None,
     formats: tuple[str, ...],
     timings: dict[str, float],
+    cluster: Executor | None = None,
 ) -> None:
     """Voice the missing lines and mix and master the chapters the plan names, as a pipeline
-    in one pool of workers: each chapter is queued for mastering as soon as its own lines are
-    voiced, while the other workers go on with the next chapter's lines. `timings` gets the
-    seconds spent waiting on speech and the mastering time left over once speech was done."""
+    in one pool of workers (local processes, or a `cluster` runner): each chapter is queued
+    for mastering as soon as its own lines are voiced, while the other workers go on with the
+    next chapter's lines. `timings` gets the seconds spent waiting on speech and the
+    mastering time left over once speech was done."""
     started = time.perf_counter()
     speech_tick = progress("speech", len(todo.lines)) if progress and todo.lines else None
     mix_tick = progress("mix+master", len(todo.render)) if progress and todo.render else None
@@ -343,8 +363,10 @@ def render_all(
     # Longest first (by words spoken), so the render left running alone at the end is short.
     chapters.sort(key=lambda c: -sum(len(line.text.split()) for line in speech_lines(c)))
     pooled = synth.jobs > 1 and (len(chapters) > 1 or len(todo.lines) >= POOL_MIN_LINES)
+    local = worker_pool(synth.jobs) if pooled and cluster is None else contextlib.nullcontext()
     queued = []
-    with worker_pool(synth.jobs) if pooled else contextlib.nullcontext() as pool:
+    with local as pool:
+        pool = cluster or pool
         with synth.session(len(todo.lines), pool):
             for chapter in chapters:
                 with timed(timings, "speech"):
@@ -379,6 +401,15 @@ def _submit(pool: ProcessPoolExecutor | None, job: tuple) -> Future:
     done: Future = Future()
     done.set_result(render_chapter(*job))
     return done
+
+
+def runner(scheduler: str | None, log: Log, warn: Log):
+    """The cluster to render on, or nothing (a local pool); dask is imported only here."""
+    if not scheduler:
+        return contextlib.nullcontext()
+    from toolkit.cluster import connect
+
+    return connect(scheduler, log, warn)
 
 
 @contextmanager

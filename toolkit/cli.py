@@ -137,6 +137,12 @@ def progress_bars(quiet: bool):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write each stage's seconds as JSON (used by bench/).",
 )
+@click.option(
+    "--scheduler",
+    envvar="DRAMA_SCHEDULER",
+    metavar="tcp://HOST:PORT",
+    help="Synthesize and render on this Dask cluster (env DRAMA_SCHEDULER; extra 'cluster').",
+)
 def build_command(
     root: Path,
     quiet: bool,
@@ -144,12 +150,14 @@ def build_command(
     jobs: int | None,
     formats: tuple[str, ...],
     timings: Path | None,
+    scheduler: str | None,
 ) -> None:
     """Render every chapter to build/episodes/ and write build/feed.xml."""
     started = time.monotonic()
     log = echo_unless(quiet) if not dry_run else click.echo
     stages: dict[str, float] = {}
-    episodes = build(Project(root), log, warn, progress_bars(quiet), jobs, dry_run, stages, formats)
+    bars = progress_bars(quiet)
+    episodes = build(Project(root), log, warn, bars, jobs, dry_run, stages, formats, scheduler)
     if timings:
         stages["total"] = time.monotonic() - started
         timings.write_text(json.dumps(stages, indent=2))
