@@ -123,7 +123,7 @@ class Cluster(Executor):
                 result.set_result("the engine killed the cluster workers that ran it")
             else:
                 result.set_exception(BrokenProcessPool(f"{name} killed its cluster workers"))
-        except Exception as exc:  # noqa: BLE001 - a task's own error, or the cluster's
+        except Exception:  # noqa: BLE001 - a task's own error, or the cluster's
             if task.status == "cancelled":
                 exc = DramaError(f"the cluster at {self.address} dropped this build's tasks")
             result.set_exception(exc)
@@ -216,6 +216,7 @@ def _speak(spec, text: str, direction: str | None):
     """speak_or_error with the engine's threads set to this worker's share of the cores,
     as the local pool does (the audio does not depend on it)."""
     from distributed import get_worker
+
     from toolkit.speech.piper import THREADS_ENV
 
     threads = max(1, (os.cpu_count() or 1) // get_worker().state.nthreads)
