@@ -6,8 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBS_BUILD := flite
-DEBS_TEST := flite gpodder podget
+# festival's voices: the HTS woman, and the two English diphone men casting can compare.
+FESTIVAL := festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k
+DEBS_BUILD := flite $(FESTIVAL)
+DEBS_TEST := flite $(FESTIVAL) gpodder podget ffmpeg mp3val
 # The default run skips the slow end-to-end tests; CI (CI=true) and SLOW=1 run them too.
 PYTEST_MARK := $(if $(filter true,$(CI))$(SLOW),,-m "not slow")
 
@@ -41,10 +43,11 @@ clean:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,cluster]'
+	$(BIN)/python -m pip install --quiet -e '.[test,deploy,cluster]'
 	touch $@
 
-# Debian packages: installed only when running as root and a program is missing.
+# Debian packages: installed only when running as root and a program is missing (a voice
+# package has no program: dpkg says whether it is installed).
 debs-build:
 	@$(MAKE) --no-print-directory debs DEBS="$(DEBS_BUILD)"
 
@@ -53,7 +56,10 @@ debs-test:
 
 debs:
 	@missing=""; for pkg in $(DEBS); do \
-	  prog=$$pkg; [ $$pkg = gpodder ] && prog=gpo; \
+	  prog=$$pkg; [ $$pkg = gpodder ] && prog=gpo; [ $$pkg = ffmpeg ] && prog=ffprobe; \
+	  case $$pkg in festvox-*) \
+	    dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q 'ok installed' \
+	      || missing="$$missing $$pkg"; continue;; esac; \
 	  command -v $$prog >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

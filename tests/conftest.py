@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,6 +102,20 @@ def write_project(root: Path, files: dict[str, str] | None = None) -> Path:
         else:
             path.write_text(textwrap.dedent(text), encoding="utf-8")
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def released_everything() -> Iterator[None]:
+    """Build as of a day after every fixture chapter's release, so tests that are not about
+    the schedule see every episode whatever today's date (tests about it set their own).
+    Session-wide, so module-scoped builds see it too."""
+    before = os.environ.get("DRAMA_TODAY")
+    os.environ["DRAMA_TODAY"] = "2030-01-01"
+    yield
+    if before is None:
+        del os.environ["DRAMA_TODAY"]
+    else:
+        os.environ["DRAMA_TODAY"] = before
 
 
 @pytest.fixture

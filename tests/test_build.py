@@ -64,7 +64,8 @@ def test_speech_sits_where_the_transcript_says(built: Path) -> None:
     vtt = (built / "build/episodes/01-one.vtt").read_text()
     assert vtt.startswith("WEBVTT")
     assert "<v JAMES>This isn't the life I signed up for." in vtt
-    first = vtt.split("\n\n")[1].splitlines()[0]
+    assert vtt.split("\n\n")[1].endswith("\n[a fridge hums, a clock ticks]")  # the bed, first
+    first = next(b for b in vtt.split("\n\n") if "<v " in b).splitlines()[0]
     start = sum(
         float(x) * 60**i for i, x in enumerate(reversed(first.split(" --> ")[0].split(":")))
     )

@@ -15,6 +15,8 @@ import feedparser
 import podcastparser
 import pytest
 
+from toolkit.build import voice_credits
+from toolkit.cast import load_cast
 from toolkit.errors import DramaError
 from toolkit.master.episode import Episode
 from toolkit.publish.feed import (
@@ -174,9 +176,12 @@ def test_channel_has_required_fields(story):
         assert item.find("guid").get("isPermaLink") == "false"
 
 
+VOICES = {"MAYA": "Flite slt", "JAMES": "Piper joe", "AVA": "Kokoro jf_gongitsune"}
+
+
 def test_podcasting_2_tags(story):
     show, episodes, build = story
-    channel = channel_of(render_feed(show, episodes, build))
+    channel = channel_of(render_feed(show, episodes, build, voices=VOICES))
     expected = uuid.uuid5(
         uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6"),
         "drama.example.org/long-way-back/feed.xml",
@@ -190,9 +195,9 @@ def test_podcasting_2_tags(story):
     ]
     assert people == [
         ("Ann Writer", "writer", "writing"),
-        ("Maya", "voice actor", "cast"),
-        ("James", "voice actor", "cast"),
-        ("Ava", "voice actor", "cast"),
+        ("Flite slt as MAYA", "voice actor", "cast"),  # a synthetic voice, not a person
+        ("Piper joe as JAMES", "voice actor", "cast"),
+        ("Kokoro jf_gongitsune as AVA", "voice actor", "cast"),
     ]
     first, second, third = channel.findall("item")
     transcripts = {t.get("type"): t.attrib for t in first.findall("podcast:transcript", NS)}
@@ -211,7 +216,11 @@ def test_podcasting_2_tags(story):
         [p.text for p in item.findall("podcast:person[@group='cast']", NS)]
         for item in (first, second, third)
     ]
-    assert voices == [["Maya", "James"], ["James"], ["Maya", "Ava"]]  # in cast order
+    assert voices == [  # in cast order
+        ["Flite slt as MAYA", "Piper joe as JAMES"],
+        ["Piper joe as JAMES"],
+        ["Flite slt as MAYA", "Kokoro jf_gongitsune as AVA"],
+    ]
     writers = [
         item.findtext("podcast:person[@role='writer']", namespaces=NS)
         for item in channel.findall("item")
@@ -321,13 +330,18 @@ def test_feed_from_a_loaded_script(project, tmp_path):
     show = load_show(project)
     build = tmp_path / "build"
     episodes = [make_episode(build, chapter) for chapter in show.chapters]
-    channel = channel_of(render_feed(show, episodes, build))
+    credits = voice_credits(load_cast(project, show))
+    channel = channel_of(render_feed(show, episodes, build, voices=credits))
     assert channel.find("atom:link", NS).get("href") == "http://127.0.0.1:8000/feed.xml"
     voices = [
         [p.text for p in item.findall("podcast:person[@group='cast']", NS)]
         for item in channel.findall("item")
     ]
-    assert voices == [["Mom", "James", "Ava"], ["Mom", "James"]]
+    # Each character is credited to the engine voice that plays it here (or its fallback).
+    assert credits["MOM"] in ("Flite slt", "eSpeak NG en-us+f2")
+    assert credits["JAMES"] in ("Piper joe", "eSpeak NG en-us+m3")
+    cast = [f"{credits[name]} as {name}" for name in ("MOM", "JAMES", "AVA")]
+    assert voices == [cast, cast[:2]]
     assert [i.findtext("pubDate") for i in channel.findall("item")] == [
         "Tue, 01 Dec 2026 06:00:00 GMT",
         "Tue, 08 Dec 2026 06:00:00 GMT",

@@ -5,6 +5,7 @@ over the whole signal), not with the fast meters mastering itself uses."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -25,6 +26,7 @@ from scipy.signal import butter, iirpeak, lfilter, resample_poly, sosfilt
 from toolkit.errors import DramaError
 from toolkit.fsutil import write_if_changed
 from toolkit.master import loudness
+from toolkit.master.captions import sound_cues
 from toolkit.master.cover import load_cover, make_cover
 from toolkit.master.encode import decode, encode_flac, encode_mp3, encode_ogg
 from toolkit.master.episode import Episode
@@ -408,12 +410,25 @@ def test_vtt_transcript(mastered):
         )
         for a, b, c, d, e, f, g, h in times
     ]
-    assert len(seconds) == len(captions(CUES)) > 4  # the long line was split
+    assert len(seconds) == len(captions([*CUES, *sound_cues(CUES)])) > 7  # long line split
     assert all(start < end for start, end in seconds)
     assert [s for s, _ in seconds] == sorted(s for s, _ in seconds)
     assert "<v MOM>Who is there?" in text
     assert "<v KID>Only me &amp; the &lt;cat&gt;." in text
-    assert "creak" not in text and "fridge" not in text
+    # Sounds are described for deaf and hard-of-hearing listeners, with no speaker tag: the
+    # built-in door-slam in words, the user's own sounds (creak, fridge) by name.
+    assert "00:00:15.200 --> 00:00:16.200\n[a door slams]\n" in text
+    assert "\n[creak]\n" in text and "00:00:00.000 --> 00:00:03.000\n[fridge]\n" in text
+
+
+def test_sound_captions_can_be_turned_off(tmp_path, cover):
+    show, chapter = fake_show()
+    quiet = dataclasses.replace(show, caption_sounds=False)
+    mp3 = encode_mp3(np.zeros((RATE * 2, 2), dtype=np.float32))
+    files = package(chapter, quiet, mp3, 2.0, CUES, MARKS, cover, 1)
+    vtt, srt = files[".vtt"].decode(), files[".srt"].decode()
+    assert "[" not in vtt and "[" not in srt
+    assert vtt.count(" --> ") == srt.count(" --> ") == len(captions(CUES))
 
 
 def test_long_line_pieces_stay_inside_the_line():
@@ -429,8 +444,9 @@ def test_srt_transcript(mastered):
     episode, _, _ = mastered
     blocks = episode.srt.read_text(encoding="utf-8").strip().split("\n\n")
     assert [b.split("\n")[0] for b in blocks] == [str(n) for n in range(1, len(blocks) + 1)]
-    assert blocks[0].split("\n")[1:] == ["00:00:00,500 --> 00:00:02,300", "MOM: Who is there?"]
-    assert "KID: Only me & the <cat>." in blocks[1]
+    assert blocks[0].split("\n")[1:] == ["00:00:00,000 --> 00:00:03,000", "[fridge]"]
+    assert blocks[1].split("\n")[1:] == ["00:00:00,500 --> 00:00:02,300", "MOM: Who is there?"]
+    assert "KID: Only me & the <cat>." in blocks[2]
 
 
 def test_chapters_json(mastered):

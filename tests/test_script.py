@@ -156,7 +156,7 @@ CASES = {
     ),
     "20,000 characters": (chapter("That's fair.", "word " * 4000), f"{ONE}:25:14", "at most 4000"),
     "unknown engine": (
-        {"voices/mom.yaml": "engine: festival\nvoice: slt\n"},
+        {"voices/mom.yaml": "engine: sapi\nvoice: slt\n"},
         "voices/mom.yaml:1:9",
         "expected one of piper, flite",
     ),

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
@@ -26,10 +27,11 @@ from toolkit.cast import Voice, load_cast
 from toolkit.errors import DramaError
 from toolkit.fsutil import atomic_write_bytes, write_if_changed
 from toolkit.master.episode import Episode
-from toolkit.master.package import check_formats
+from toolkit.master.package import check_formats, episode_formats, master_formats
 from toolkit.mix.check import check_sounds
 from toolkit.mix.sounds import Library
 from toolkit.mix.timeline import Cue, Mark
+from toolkit.publish import guard
 from toolkit.script.loader import load_show
 from toolkit.script.model import Ambience, Chapter, Music, Pause, Sfx, Show, Speech
 from toolkit.speech.synth import POOL_MIN_LINES, Synthesizer, worker_pool
@@ -39,6 +41,8 @@ Progress = Callable[[str, int], Callable[[int], None]]
 # The code that shapes a chapter's audio: editing it invalidates mastered chapters.
 AUDIO_CODE = ("mix", "master")
 NOT_AUDIO_CODE = ("plot.py", "check.py", "tags.py", "transcripts.py", "cover.py", "episode.py")
+NOT_AUDIO_CODE += ("captions.py", "book.py", "package.py")
+ENGINE_NAMES = {"espeak": "eSpeak NG", "gtts": "Google TTS", "piper": "Piper", "flite": "Flite"}
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ def plan(
     for chapter in checked.show.chapters:
         key = keys[chapter.number] = audio_key(chapter, synth, checked, code)
         cached = project.cache_dir / "chapters" / key
-        if all(Path(f"{cached}.{suffix}").exists() for suffix in ("json", *formats)):
+        if all(Path(f"{cached}.{ext}").exists() for ext in ("json", *master_formats(formats))):
             continue
         render.append(chapter.number)
         new = [line for line in speech_lines(chapter) if line in missing_set]
@@ -217,6 +221,7 @@ def publish_chapter(
 
     folder = project.cache_dir / "chapters"
     facts = json.loads((folder / f"{key}.json").read_text())
+    extras = episode_formats(formats)
     cues = [Cue(*c) for c in facts["cues"]]
     marks = [
         Mark(start, end, scene.title)
@@ -231,8 +236,8 @@ def publish_chapter(
         marks,
         cover,
         len(show.chapters),
+        {fmt: (folder / f"{key}.{fmt}").read_bytes() for fmt in extras},
     )
-    files |= {f".{fmt}": (folder / f"{key}.{fmt}").read_bytes() for fmt in formats}
     stem = project.build_dir / "episodes" / f"{chapter.number:02d}-{chapter.id}"
     paths = {
         suffix: write_if_changed(Path(f"{stem}{suffix}"), data) for suffix, data in files.items()
@@ -250,7 +255,7 @@ def publish_chapter(
         chapters_json=paths[".chapters.json"],
         lines=len(speech),
         words=sum(len(c.text.split()) for c in speech),
-        extras=tuple(paths[f".{fmt}"] for fmt in formats),
+        extras=tuple(paths[f".{fmt}"] for fmt in extras),
     )
 
 
@@ -306,16 +311,28 @@ def build(
     dry_run: bool = False,
     timings: dict[str, float] | None = None,
     formats: tuple[str, ...] = (),
+    strict: bool = False,
     scheduler: str | None = None,
 ) -> list[Episode]:
-    """Render the production into build/: only what changed since the last build.
-    `timings`, when given, receives the seconds each stage took; `scheduler`, a Dask
-    scheduler's address, runs the syntheses and renders on its cluster."""
+    """Render the production into build/: only what changed since the last build, the
+    show's formats plus `formats`. Publishes the chapters released by guard.today() (the
+    later ones are rendered into the cache and announced). Guardrail findings are warnings,
+    or refuse the build when `strict`. `timings`, when given, receives each stage's seconds;
+    `scheduler`, a Dask scheduler's address, runs the syntheses and renders on its cluster."""
     timings = {} if timings is None else timings
-    formats = check_formats(formats)
     with timed(timings, "check"):
         checked = check(project)
     show = checked.show
+    formats = check_formats((*show.formats, *formats))
+    findings = guard.lint(project.root, show)
+    if strict and findings:
+        raise guard.Refused(findings)
+    for finding in findings:
+        warn(str(finding))
+    day = guard.today()
+    for chapter in guard.scheduled(show, day):
+        when = f"episode {chapter.number} ({chapter.id}) on {chapter.release}"
+        log(f"scheduled: {when}, left out of the feed until then")
     synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
     if dry_run:
         for reason in plan(project, checked, synth, formats).reasons or ["nothing to rebuild"]:
@@ -327,17 +344,62 @@ def build(
         render_all(project, checked, synth, todo, progress, formats, timings, pool)
         with timed(timings, "publish"):
             cover = cover_bytes(project, show)
+            out = guard.released(show, day)
             episodes = [
                 publish_chapter(project, c, todo.chapters[c.number], show, cover, formats)
-                for c in show.chapters
+                for c in out
             ]
             from toolkit.publish.feed import write_feed
 
             write_if_changed(project.build_dir / "cover.jpg", cover)
-            write_feed(show, episodes, project.build_dir)
+            book = (
+                publish_book(project, show, out, todo.chapters, cover)
+                if "m4b" in formats and out
+                else None
+            )
+            write_feed(show, episodes, project.build_dir, voices=voice_credits(checked.voices))
             remove_stale(project.build_dir / "episodes", episodes)
+            for path in project.build_dir.glob("*.m4b"):
+                if path != book:
+                    path.unlink()
     log(f"synthesized {len(todo.lines)} lines, rendered {len(todo.render)} chapters")
     return episodes
+
+
+def voice_credits(voices: dict[str, Voice]) -> dict[str, str]:
+    """Who plays each character, for the feed: the first voice of its chain that runs here
+    (what the build speaks with), e.g. 'Flite slt'."""
+    from toolkit.speech.synth import resolve
+
+    credits = {}
+    for name, voice in voices.items():
+        spec = (resolve(voice) or voice.chain)[0]
+        credits[name] = f"{ENGINE_NAMES.get(spec.engine, spec.engine.title())} {spec.voice}"
+    return credits
+
+
+def publish_book(
+    project: Project, show: Show, chapters: list[Chapter], keys: dict[int, str], cover: bytes
+) -> Path:
+    """build/<show slug>.m4b from the chapters' cached FLAC masters; the book itself is
+    cached by everything in it, so an unchanged show is not encoded again."""
+    from toolkit.master.book import BookChapter, BookTags, make_book
+    from toolkit.master.package import GENRE
+
+    year = chapters[0].release.year
+    tags = BookTags(show.title, show.author, year, GENRE, show.description, show.copyright)
+    book_code = (Path(toolkit.__file__).parent / "master" / "book.py").read_bytes()
+    blob = [[keys[c.number], c.title] for c in chapters], list(tags.__dict__.values())
+    digest = hashlib.sha256(json.dumps(blob).encode() + book_code + cover).hexdigest()
+    cached = project.cache_dir / "books" / f"{digest}.m4b"
+    if not cached.exists():
+        folder = project.cache_dir / "chapters"
+        parts = [
+            BookChapter(c.title, (folder / f"{keys[c.number]}.flac").read_bytes()) for c in chapters
+        ]
+        atomic_write_bytes(cached, make_book(parts, tags, cover))
+    slug = re.sub(r"[^a-z0-9]+", "-", show.title.lower()).strip("-") or "audiobook"
+    return write_if_changed(project.build_dir / f"{slug}.m4b", cached.read_bytes())
 
 
 def render_all(
@@ -443,7 +505,7 @@ def prune_cache(project: Project, checked: Checked) -> int:
     todo = plan(project, checked, synth)
     lines = [line for c in checked.show.chapters for line in speech_lines(c)]
     keep = {synth.path(synth.key(line)[1]).name for line in lines}
-    suffixes = (".mp3", ".json", ".flac", ".ogg")
+    suffixes = (".mp3", ".json", ".flac", ".ogg", ".opus")
     keep |= {f"{key}{ext}" for key in todo.chapters.values() for ext in suffixes}
     removed = 0
     for folder in ("speech", "chapters"):

@@ -84,9 +84,16 @@ def new_command(folder: Path) -> None:
 @main.command("check")
 @project_option
 def check_command(root: Path) -> None:
-    """Validate the script, voices and sounds without rendering anything."""
+    """Validate the script, voices and sounds without rendering anything; warn about what
+    would publish a broken show (drama deploy refuses those)."""
+    from toolkit.publish import guard
+
     checked = check(Project(root))
     show = checked.show
+    for finding in guard.lint(root, show):
+        warn(str(finding))
+    for chapter in guard.scheduled(show, guard.today()):
+        click.echo(f"scheduled: episode {chapter.number} ({chapter.id}) on {chapter.release}")
     lines = sum(len(scene.lines) for chapter in show.chapters for scene in chapter.scenes)
     click.echo(f"ok: {show.title}: {len(show.chapters)} chapters, {lines} lines")
 
@@ -129,8 +136,12 @@ def progress_bars(quiet: bool):
     "--format",
     "formats",
     multiple=True,
-    type=click.Choice(["flac", "ogg"]),
-    help="Also write a FLAC or Ogg master of each episode (repeatable).",
+    type=click.Choice(["mp3", "flac", "ogg", "opus", "m4b"]),
+    help="Also write this format for this build, beside show.yaml's `formats` (repeatable): "
+    "FLAC, Ogg or Opus masters of each episode, or the whole show as an m4b audiobook.",
+)
+@click.option(
+    "--strict", is_flag=True, help="Refuse to build while a guardrail warning is left (exit 2)."
 )
 @click.option(
     "--timings",
@@ -150,6 +161,7 @@ def build_command(
     jobs: int | None,
     formats: tuple[str, ...],
     timings: Path | None,
+    strict: bool,
     scheduler: str | None,
 ) -> None:
     """Render every chapter to build/episodes/ and write build/feed.xml."""
@@ -157,7 +169,9 @@ def build_command(
     log = echo_unless(quiet) if not dry_run else click.echo
     stages: dict[str, float] = {}
     bars = progress_bars(quiet)
-    episodes = build(Project(root), log, warn, bars, jobs, dry_run, stages, formats, scheduler)
+    episodes = build(
+        Project(root), log, warn, bars, jobs, dry_run, stages, formats, strict, scheduler
+    )
     if timings:
         stages["total"] = time.monotonic() - started
         timings.write_text(json.dumps(stages, indent=2))
@@ -167,6 +181,33 @@ def build_command(
             f"built {len(episodes)} episodes, {total / 60:.1f} minutes, "
             f"in {time.monotonic() - started:.1f} s: build/feed.xml"
         )
+
+
+@main.command("deploy")
+@project_option
+@click.argument("dest")
+@click.option("-n", "--dry-run", is_flag=True, help="List what would change; change nothing.")
+@click.option("--endpoint-url", help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL, or AWS).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
+def deploy_command(root: Path, dest: str, dry_run: bool, endpoint_url: str | None, quiet: bool):
+    """Build, then upload build/ to DEST: a folder (PATH or file:PATH), a git branch pushed to
+    origin (git:BRANCH), or S3 (s3://BUCKET/PREFIX). Media first, the feed last, then what
+    the site no longer has is removed. Refuses while `drama check` warns."""
+    from toolkit.publish import guard
+    from toolkit.publish.deploy import deploy, destination
+
+    project = Project(root)
+    if dry_run:  # nothing is built or written: the site as it stands, checked
+        findings = guard.lint(project.root, check(project).show)
+        if findings:
+            raise guard.Refused(findings)
+    else:
+        build(project, echo_unless(True), warn, strict=True)
+    target = destination(dest, project.root, endpoint_url)
+    changes = deploy(project.build_dir, target, echo_unless(quiet and not dry_run), dry_run)
+    if not quiet or dry_run:
+        verb = "would change" if dry_run else "changed"
+        click.echo(f"{dest}: {verb} {len(changes)} files" if changes else f"{dest}: up to date")
 
 
 @main.command("clean")
@@ -314,14 +355,38 @@ def plot_command(root: Path, chapter: str, output: Path | None) -> None:
     click.echo(str(path))
 
 
+AUDITION_TEXT = "I'd want to know. But only if they're nice, and not scary."
+
+
 @main.command("voices")
 @project_option
-def voices_command(root: Path) -> None:
+@click.option(
+    "--audition",
+    is_flag=True,
+    help="Write one WAV per NAME (a character, or engine:voice such as festival:"
+    "cmu_us_slt_arctic_hts, with optional ,rate=0.9,pitch=3) of the same line.",
+)
+@click.argument("names", nargs=-1)
+@click.option("--text", default=AUDITION_TEXT, show_default=True, help="The line to audition.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the auditions [default: build/auditions].",
+)
+def voices_command(
+    root: Path, audition: bool, names: tuple[str, ...], text: str, output: Path | None
+) -> None:
     """The cast: each character's engine, voice and whether it runs here."""
     from toolkit.cast import load_cast
     from toolkit.script.loader import load_show
     from toolkit.speech.synth import problem, resolve
 
+    if names and not audition:
+        raise click.UsageError("NAMES go with --audition")
+    if audition:
+        _audition(root, names, text, output)
+        return
     show = load_show(root)
     for character, voice in load_cast(root, show).items():
         usable = resolve(voice)
@@ -338,19 +403,62 @@ def voices_command(root: Path) -> None:
             click.echo(f"  {spec.engine:<7} {spec.voice:<10}{extra}  {state}")
 
 
+def _audition(root: Path, names: tuple[str, ...], text: str, output: Path | None) -> None:
+    """Each name's voice says `text` into its own WAV, so voices can be compared by ear."""
+    import re
+
+    from toolkit.cast import load_cast, voice_of
+    from toolkit.script.loader import load_show
+    from toolkit.script.model import Speech, Where
+    from toolkit.speech.synth import Synthesizer, problem, resolve
+
+    if not names:
+        raise click.UsageError("--audition needs at least one NAME")
+    project = Project(root)
+    voices = {}
+    for name in dict.fromkeys(names):
+        if ":" in name:
+            voice = voice_of(name, root)
+            if not resolve(voice):
+                raise DramaError(f"audition '{name}': {problem(voice.chain[0])}")
+            voices[name] = voice
+        else:
+            cast = load_cast(root, load_show(root))
+            if name.upper() not in cast:
+                raise DramaError(
+                    f"audition '{name}': expected a character ({', '.join(cast)}) or engine:voice"
+                )
+            voices[name] = cast[name.upper()]
+    folder = output or project.build_dir / "auditions"
+    synth = Synthesizer(voices, project.cache_dir / "speech", warn, jobs=1)
+    for name in voices:
+        clip = synth.clip(Speech(name, text, Where("<command line>", 1, 1)))
+        path = folder / (re.sub(r"[^A-Za-z0-9_.+-]+", "-", name).strip("-").lower() + ".wav")
+        write_wav(path, clip.samples[None, :])
+        click.echo(f"{path}: {clip.seconds:.2f} s, {clip.spec.label()}")
+
+
 @main.command("say")
 @project_option
 @click.argument("character")
 @click.argument("text")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--play", is_flag=True, help="Play the line through the default audio device.")
 @click.option("--direction", help="A parenthetical such as quietly or laughing.")
-def say_command(root: Path, character: str, text: str, output: Path, direction: str | None) -> None:
-    """Hear one line in a character's voice (writes a WAV)."""
+def say_command(
+    root: Path, character: str, text: str, output: Path | None, play: bool, direction: str | None
+) -> None:
+    """Hear one line in a character's voice (writes a WAV with -o, plays it with --play)."""
+    import tempfile
+
     from toolkit.cast import load_cast
+    from toolkit.playback import play as play_wav
     from toolkit.script.loader import load_show
     from toolkit.script.model import Speech, Where
     from toolkit.speech.synth import Synthesizer
 
+    if not output and not play:
+        raise click.UsageError("expected -o FILE, --play, or both")
     show = load_show(root)
     voices = load_cast(root, show)
     name = character.upper()
@@ -358,8 +466,16 @@ def say_command(root: Path, character: str, text: str, output: Path, direction: 
         raise DramaError(f"unknown character '{character}', expected one of {', '.join(voices)}")
     line = Speech(name, text, Where("<command line>", 1, 1), direction=direction)
     clip = Synthesizer(voices, Project(root).cache_dir / "speech", warn).clip(line)
-    write_wav(output, clip.samples[None, :])
-    click.echo(f"{output}: {clip.seconds:.2f} s, {clip.spec.label()}")
+    if output:
+        write_wav(output, clip.samples[None, :])
+        click.echo(f"{output}: {clip.seconds:.2f} s, {clip.spec.label()}")
+    if play:
+        with tempfile.TemporaryDirectory(prefix="drama-say-") as tmp:
+            wav = output or Path(tmp, "line.wav")
+            if not output:
+                write_wav(wav, clip.samples[None, :])
+            player = play_wav(wav, clip.seconds)
+        click.echo(f"played {clip.seconds:.2f} s through {player}, {clip.spec.label()}")
 
 
 @main.command("schema")

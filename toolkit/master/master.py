@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from toolkit.master.encode import decode, encode_flac, encode_mp3, encode_ogg
+from toolkit.master.encode import decode, encode_flac, encode_mp3, encode_ogg, encode_opus
 from toolkit.master.episode import Episode
 from toolkit.master.loudness import (
     CEILING_DB,
@@ -22,11 +22,12 @@ from toolkit.master.loudness import (
     integrated_lufs,
     true_peak_db,
 )
-from toolkit.master.package import check_formats
+from toolkit.master.package import master_formats
 
 EXTRA_FORMATS: dict[str, Callable[[np.ndarray], bytes]] = {
     "flac": encode_flac,
     "ogg": encode_ogg,
+    "opus": encode_opus,
 }
 _MAX_ENCODES = 3
 _DECODED_LUFS_AIM = 0.25  # half the tolerance: leaves room for other meters' rounding
@@ -65,8 +66,8 @@ def master_audio(audio: np.ndarray) -> Mastered:
 
 
 def extra_masters(audio: np.ndarray, formats: Iterable[str]) -> dict[str, bytes]:
-    """The normalized audio as each extra format's bytes (flac, ogg), by file suffix."""
-    return {f".{fmt}": EXTRA_FORMATS[fmt](audio) for fmt in check_formats(formats)}
+    """The normalized audio as each extra master's bytes (flac, ogg, opus), by file suffix."""
+    return {f".{fmt}": EXTRA_FORMATS[fmt](audio) for fmt in master_formats(formats)}
 
 
 def within_targets(episode: Episode) -> bool:

@@ -2,10 +2,15 @@
 
 v2.3 rather than v2.4 because Apple's and many car players' ID3 readers still expect it
 (mutagen writes the year as TYER there). Tagging works on bytes in memory, so the final file
-is written once, atomically; mutagen adds no timestamps, so the bytes are reproducible."""
+is written once, atomically; mutagen adds no timestamps, so the bytes are reproducible.
+
+FLAC, Ogg Vorbis and Ogg Opus masters carry the same facts as Vorbis comments: the cover as
+METADATA_BLOCK_PICTURE and scene chapters as CHAPTERnnn / CHAPTERnnnNAME (the chapter
+extension that foobar2000, VLC and ffmpeg read)."""
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Sequence
 
@@ -25,8 +30,19 @@ from mutagen.id3 import (
     Encoding,
     PictureType,
 )
+from mutagen.id3._tags import save_frame
 
 from toolkit.mix.timeline import Mark
+
+
+class _InOrderID3(ID3):
+    """ID3 that writes frames in the order they were added. Stock mutagen sorts frames of one
+    kind by their size, so CHAP frames land out of time order and ffmpeg, which takes them in
+    file order, then makes a 1 ms chapter and one running past the end."""
+
+    def _write(self, config) -> bytearray:
+        frames = sorted(self.values(), key=lambda frame: frame.FrameID == "APIC")  # stable
+        return bytearray().join(save_frame(frame, config=config) for frame in frames)
 
 
 def tag_mp3(
@@ -48,7 +64,7 @@ def tag_mp3(
     """Return `mp3` with an ID3v2.3 tag in front. Chapter ends are clamped to the duration so
     a mark that runs past the last sample does not confuse players. `lang` is ISO 639-2."""
     text = Encoding.UTF16  # ID3v2.3 knows only Latin-1 and UTF-16
-    tags = ID3()
+    tags = _InOrderID3()
     tags.add(TIT2(encoding=text, text=[title]))
     tags.add(TPE1(encoding=text, text=[artist]))
     tags.add(TALB(encoding=text, text=[album]))
@@ -68,6 +84,7 @@ def tag_mp3(
         )
     if marks:
         end_ms = round(duration_s * 1000)
+        marks = sorted(marks, key=lambda m: m.start)
         ids = [f"ch{i}" for i in range(len(marks))]
         tags.add(
             CTOC(
@@ -77,7 +94,7 @@ def tag_mp3(
                 sub_frames=[TIT2(encoding=text, text=["Chapters"])],
             )
         )
-        for element_id, mark in zip(ids, sorted(marks, key=lambda m: m.start), strict=True):
+        for element_id, mark in zip(ids, marks, strict=True):
             tags.add(
                 CHAP(
                     element_id=element_id,
@@ -90,3 +107,63 @@ def tag_mp3(
     buffer = io.BytesIO(mp3)
     tags.save(buffer, v2_version=3)
     return buffer.getvalue()
+
+
+def tag_vorbis(
+    data: bytes,
+    *,
+    title: str,
+    artist: str,
+    album: str,
+    track: int,
+    total: int,
+    year: int,
+    genre: str,
+    comment: str,
+    cover_jpeg: bytes | None,
+    marks: Sequence[Mark],
+) -> bytes:
+    """Return a FLAC, Ogg Vorbis or Ogg Opus file's bytes with Vorbis comments: the same
+    tags, cover and scene chapters as the MP3."""
+    from mutagen import File
+    from mutagen.flac import FLAC, Picture
+
+    buffer = io.BytesIO(data)
+    audio = File(buffer)
+    if audio is None:
+        raise ValueError("not a FLAC or Ogg file")
+    audio.clear()  # drops what the encoder wrote; the vendor string stays
+    comments = {
+        "TITLE": title,
+        "ARTIST": artist,
+        "ALBUM": album,
+        "TRACKNUMBER": str(track),
+        "TRACKTOTAL": str(total),
+        "DATE": str(year),
+        "GENRE": genre,
+        "COMMENT": comment,
+    }
+    for n, mark in enumerate(sorted(marks, key=lambda m: m.start), start=1):
+        comments[f"CHAPTER{n:03d}"] = _vorbis_clock(mark.start)
+        comments[f"CHAPTER{n:03d}NAME"] = mark.title
+    for key, value in comments.items():
+        audio[key] = [value]
+    if cover_jpeg is not None:
+        picture = Picture()
+        picture.type, picture.mime, picture.desc = PictureType.COVER_FRONT, "image/jpeg", "Cover"
+        picture.data = cover_jpeg
+        if isinstance(audio, FLAC):
+            audio.clear_pictures()
+            audio.add_picture(picture)
+        else:
+            audio["METADATA_BLOCK_PICTURE"] = [base64.b64encode(picture.write()).decode()]
+    buffer.seek(0)
+    audio.save(buffer)
+    return buffer.getvalue()
+
+
+def _vorbis_clock(seconds: float) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    return f"{h:02d}:{m:02d}:{rest // 1000:02d}.{rest % 1000:03d}"

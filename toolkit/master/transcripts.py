@@ -24,23 +24,27 @@ class Caption:
 
 
 def captions(cues: Iterable[Cue]) -> list[Caption]:
-    """Speech cues in time order, long lines split at word boundaries into pieces whose times
+    """Speech cues (and `caption` cues: sounds, no speaker) in time order, long lines split at word boundaries into pieces whose times
     share out the line's span in proportion to their word counts."""
-    speech = sorted((c for c in cues if c.kind == "speech"), key=lambda c: (c.start, c.end))
+    speech = sorted(
+        (c for c in cues if c.kind in ("speech", "caption")), key=lambda c: (c.start, c.end)
+    )
     return [piece for cue in speech for piece in _split(cue)]
 
 
 def to_vtt(cues: Iterable[Cue]) -> str:
     blocks = ["WEBVTT"]
     for c in captions(cues):
-        speaker, text = _escape_vtt(c.speaker), _escape_vtt(c.text)
-        blocks.append(f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n<v {speaker}>{text}")
+        text = _escape_vtt(c.text)
+        voiced = f"<v {_escape_vtt(c.speaker)}>{text}" if c.speaker else text
+        blocks.append(f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n{voiced}")
     return "\n\n".join(blocks) + "\n"
 
 
 def to_srt(cues: Iterable[Cue]) -> str:
     blocks = [
-        f"{n}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n{c.speaker}: {c.text}"
+        f"{n}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n"
+        + (f"{c.speaker}: {c.text}" if c.speaker else c.text)
         for n, c in enumerate(captions(cues), start=1)
     ]
     return "\n\n".join(blocks) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from email.utils import format_datetime
 from pathlib import Path
@@ -29,6 +30,12 @@ FEED_NAME = "feed.xml"
 COVER_NAME = "cover.jpg"
 RELEASE_TIME = time(6, 0, tzinfo=UTC)  # chapters give a date; apps want an instant
 MAX_DESCRIPTION_BYTES = 4000  # Apple's limit for the channel description
+# Alternate enclosures offered beside the MP3: (type, title) by file suffix.
+ALTERNATES = {
+    ".opus": ("audio/opus", "Opus"),
+    ".ogg": ("audio/ogg", "Ogg Vorbis"),
+    ".flac": ("audio/flac", "FLAC (lossless)"),
+}
 
 for _prefix, _uri in (("itunes", ITUNES), ("podcast", PODCAST), ("atom", ATOM)):
     ET.register_namespace(_prefix, _uri)
@@ -54,8 +61,11 @@ def podcast_guid(feed_url: str) -> uuid.UUID:
 
 
 def show_guid(show: Show) -> uuid.UUID:
-    """The show's podcast:guid, seeded by the canonical feed URL (the script's base_url): the
-    namespace says it must follow the podcast for life, whatever address serves it."""
+    """The show's podcast:guid: the one pinned in show.yaml, else seeded by the canonical feed
+    URL (the script's base_url). The namespace says it must follow the podcast for life,
+    whatever address serves it."""
+    if show.guid:
+        return uuid.UUID(show.guid)
     return podcast_guid(base(show.base_url) + FEED_NAME)
 
 
@@ -103,14 +113,19 @@ def _speakers(show: Show, chapter: Chapter) -> list[str]:
     return [name for name in show.cast if name in heard]
 
 
-def _people(parent: ET.Element, show: Show, cast: list[str]) -> None:
-    """Writer plus voices. Item-level people replace the channel's, so items restate the writer."""
+def _people(parent: ET.Element, show: Show, cast: list[str], voices: Mapping[str, str]) -> None:
+    """Writer plus voices. Item-level people replace the channel's, so items restate the writer.
+    A character is played by a synthetic voice, not a person, so the credit names that voice
+    and whom it plays ("Flite slt as MOM"); the character alone without a voice to name."""
     _sub(parent, _pc("person"), show.author, role="writer", group="writing")
     for name in cast:
-        _sub(parent, _pc("person"), name.title(), role="voice actor", group="cast")
+        credit = f"{voices[name]} as {name}" if name in voices else name
+        _sub(parent, _pc("person"), credit, role="voice actor", group="cast")
 
 
-def _channel(channel: ET.Element, show: Show, url: str, newest: datetime | None) -> None:
+def _channel(
+    channel: ET.Element, show: Show, url: str, newest: datetime | None, voices: Mapping[str, str]
+) -> None:
     if len(show.description.encode()) > MAX_DESCRIPTION_BYTES:
         raise DramaError(
             f"show description is longer than {MAX_DESCRIPTION_BYTES} bytes", file=show.file
@@ -145,10 +160,17 @@ def _channel(channel: ET.Element, show: Show, url: str, newest: datetime | None)
     locked_owner = {"owner": show.owner_email} if show.owner_email else {}
     _sub(channel, _pc("locked"), "no", **locked_owner)
     _sub(channel, _pc("medium"), "podcast")
-    _people(channel, show, list(show.cast))
+    _people(channel, show, list(show.cast), voices)
 
 
-def _item(item: ET.Element, show: Show, episode: Episode, url: str, build_dir: Path) -> None:
+def _item(
+    item: ET.Element,
+    show: Show,
+    episode: Episode,
+    url: str,
+    build_dir: Path,
+    voices: Mapping[str, str],
+) -> None:
     chapter = episode.chapter
     if episode.mp3.stat().st_size != episode.size:
         raise DramaError(f"{episode.mp3} changed size since mastering; rebuild the episode")
@@ -164,6 +186,7 @@ def _item(item: ET.Element, show: Show, episode: Episode, url: str, build_dir: P
     _sub(item, _it("season"), str(show.season))
     _sub(item, _it("episodeType"), "full")
     _sub(item, _it("explicit"), _bool(show.explicit))
+    _alternates(item, episode, mp3_url, url, build_dir)
     for path, kind in ((episode.vtt, "text/vtt"), (episode.srt, "application/x-subrip")):
         if path is not None and path.is_file():
             transcript_url = _file_url(url, path, build_dir)
@@ -178,7 +201,25 @@ def _item(item: ET.Element, show: Show, episode: Episode, url: str, build_dir: P
     if episode.chapters_json is not None and episode.chapters_json.is_file():
         chapters_url = _file_url(url, episode.chapters_json, build_dir)
         _sub(item, _pc("chapters"), url=chapters_url, type="application/json+chapters")
-    _people(item, show, _speakers(show, chapter))
+    _people(item, show, _speakers(show, chapter), voices)
+
+
+def _alternates(item: ET.Element, episode: Episode, mp3_url: str, url: str, build_dir: Path):
+    """podcast:alternateEnclosure for each extra master (the MP3 restated as the default),
+    with its real length and average bitrate in bits per second."""
+    extras = [path for path in episode.extras if path.suffix in ALTERNATES and path.is_file()]
+    if not extras:
+        return
+    files = [(episode.mp3, "audio/mpeg", "MP3", mp3_url, True)]
+    files += [(p, *ALTERNATES[p.suffix], _file_url(url, p, build_dir), False) for p in extras]
+    for path, kind, title, file_url, default in files:
+        length = path.stat().st_size
+        bitrate = round(length * 8 / episode.duration) if episode.duration > 0 else 0
+        attrib = {"type": kind, "length": str(length), "bitrate": str(bitrate), "title": title}
+        element = _sub(
+            item, _pc("alternateEnclosure"), **attrib, **({"default": "true"} if default else {})
+        )
+        _sub(element, _pc("source"), uri=file_url)
 
 
 def _serialize(rss: ET.Element) -> bytes:
@@ -187,18 +228,24 @@ def _serialize(rss: ET.Element) -> bytes:
 
 
 def render_feed(
-    show: Show, episodes: list[Episode], build_dir: Path, base_url: str | None = None
+    show: Show,
+    episodes: list[Episode],
+    build_dir: Path,
+    base_url: str | None = None,
+    voices: Mapping[str, str] | None = None,
 ) -> bytes:
     """The feed's bytes. `base_url` (default show.base_url) only moves the URLs; items run oldest
-    first as a serial needs, and lastBuildDate is the newest pubDate so nothing reads the clock."""
+    first as a serial needs, and lastBuildDate is the newest pubDate so nothing reads the clock.
+    `voices` names the voice that plays each character, for podcast:person."""
+    voices = voices or {}
     url = base(base_url or show.base_url)
     ordered = sorted(episodes, key=lambda episode: episode.chapter.number)
     newest = max((release(episode.chapter) for episode in ordered), default=None)
     rss = ET.Element("rss", version="2.0")
     channel = ET.SubElement(rss, "channel")
-    _channel(channel, show, url, newest)
+    _channel(channel, show, url, newest, voices)
     for episode in ordered:
-        _item(ET.SubElement(channel, "item"), show, episode, url, build_dir)
+        _item(ET.SubElement(channel, "item"), show, episode, url, build_dir, voices)
     return _serialize(rss)
 
 
@@ -221,8 +268,13 @@ def rebase_feed(feed: bytes, base_url: str) -> bytes:
 
 
 def write_feed(
-    show: Show, episodes: list[Episode], build_dir: Path, base_url: str | None = None
+    show: Show,
+    episodes: list[Episode],
+    build_dir: Path,
+    base_url: str | None = None,
+    voices: Mapping[str, str] | None = None,
 ) -> Path:
     """Write build_dir/feed.xml atomically (a server or app never reads half a feed), and
     only when it changed (a podcast app polling it sees a stable file)."""
-    return write_if_changed(build_dir / FEED_NAME, render_feed(show, episodes, build_dir, base_url))
+    feed = render_feed(show, episodes, build_dir, base_url, voices)
+    return write_if_changed(build_dir / FEED_NAME, feed)

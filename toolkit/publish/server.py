@@ -25,6 +25,10 @@ CHUNK = 64 * 1024
 FEED_TYPE = "application/rss+xml; charset=utf-8"
 TYPES = {
     ".mp3": "audio/mpeg",
+    ".opus": "audio/ogg; codecs=opus",
+    ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
+    ".m4b": "audio/mp4",
     ".vtt": "text/vtt; charset=utf-8",
     ".srt": "application/x-subrip",
     ".json": "application/json",

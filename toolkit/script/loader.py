@@ -29,7 +29,7 @@ SHOW_FILE = "show.yaml"
 SHOW_KEYS = [
     "title", "author", "description", "language", "base_url", "cover", "category",
     "subcategory", "explicit", "type", "copyright", "owner", "narrator", "cast",
-    "schedule", "season", "chapters",
+    "schedule", "season", "chapters", "formats", "captions", "guid",
 ]  # fmt: skip
 SHOW_REQUIRED = [
     "title", "author", "description", "language", "base_url", "category", "explicit",
@@ -53,6 +53,8 @@ MAX_PAUSE = 30.0
 # Deeper than any script needs (a line sits 5 levels down); PyYAML composes recursively.
 MAX_DEPTH = 32
 COVER_SUFFIXES = (".jpg", ".jpeg", ".png")
+FORMATS = ["mp3", "flac", "ogg", "opus", "m4b"]  # audio deliverables a show may ask for
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # PyYAML's wording of common mistakes, said as what was found and what was expected.
 _YAML_PROBLEMS = {
@@ -218,7 +220,34 @@ def load_show(project: Path) -> Show:
         season=nodes.integer(name, fields["season"], "show season", 1, 999)
         if "season" in fields
         else 1,
+        formats=_formats(name, fields["formats"]) if "formats" in fields else ("mp3",),
+        caption_sounds=_captions(name, fields["captions"]) if "captions" in fields else True,
+        guid=_guid(name, fields["guid"]) if "guid" in fields else None,
     )
+
+
+def _formats(name: str, node: yaml.Node) -> tuple[str, ...]:
+    """The deliverables built every time (the MP3 always: it is the feed's enclosure)."""
+    items = nodes.sequence(name, node, "show formats")
+    asked = [nodes.choice(name, item, "show formats", FORMATS) for item in items]
+    return tuple(fmt for fmt in FORMATS if fmt == "mp3" or fmt in asked)
+
+
+def _captions(name: str, node: yaml.Node) -> bool:
+    fields = nodes.Fields(name, node, "show captions")
+    fields.check(["sounds"])
+    return nodes.boolean(name, fields["sounds"], "captions sounds") if "sounds" in fields else True
+
+
+def _guid(name: str, node: yaml.Node) -> str:
+    guid = nodes.text(name, node, "show guid").lower()
+    if not UUID.fullmatch(guid):
+        raise nodes.fail(
+            name,
+            node,
+            f"show guid: expected a UUID such as {'0' * 8}-0000-0000-0000-{'0' * 12}, found {nodes.describe(node)}",
+        )
+    return guid
 
 
 def _cast(name: str, node: yaml.Node) -> dict[str, str]:

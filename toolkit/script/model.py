@@ -116,4 +116,7 @@ class Show:
     owner_name: str = ""
     owner_email: str = ""
     season: int = 1
+    formats: tuple[str, ...] = ("mp3",)  # deliverables built every time; mp3 always
+    caption_sounds: bool = True  # transcripts describe sound effects and music
+    guid: str | None = None  # podcast:guid pinned in show.yaml (else derived from base_url)
     extra: dict[str, str] = field(default_factory=dict)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from toolkit.script.loader import (
     CUE_KEYS,
     EMAIL,
+    FORMATS,
     MAX_PAUSE,
     MODIFIERS,
     ROOMS,
     SHOW_KEYS,
     SHOW_REQUIRED,
+    UUID,
 )
 from toolkit.script.model import EXTENSIONS
 from toolkit.script.nodes import MAX_TEXT
@@ -77,6 +79,13 @@ SHOW_TYPES = {
         "additionalProperties": False,
     },
     "chapters": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    "formats": {"type": "array", "items": {"enum": FORMATS}},
+    "captions": {
+        "type": "object",
+        "properties": {"sounds": {"type": "boolean"}},
+        "additionalProperties": False,
+    },
+    "guid": {"type": "string", "pattern": f"^{UUID.pattern}$"},
 }
 
 

@@ -36,5 +36,9 @@ class Engine(ABC):
     def synthesize(self, text: str, spec: VoiceSpec, timeout: float = TIMEOUT) -> AudioSegment:
         """Speak `text` with `spec`'s voice, rate and pitch. Raises EngineError."""
 
+    def voice_version(self, spec: VoiceSpec) -> str:
+        """What identifies the voice's own files, when they can change apart from the engine."""
+        return ""
+
     def accepts(self, voice: str) -> bool:
         return voice in self.voices()

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import gcd
 from multiprocessing import get_context
 from pathlib import Path
@@ -30,14 +30,19 @@ from toolkit.mix.timeline import RATE
 from toolkit.script.model import Speech
 from toolkit.speech.engine import TIMEOUT, Engine, EngineError
 from toolkit.speech.espeak import Espeak
+from toolkit.speech.festival import Festival
 from toolkit.speech.flite import Flite
 from toolkit.speech.gtts import GTTS
-from toolkit.speech.piper import THREADS_ENV, Piper
+from toolkit.speech.kokoro import Kokoro
+from toolkit.speech.piper import Piper
 from toolkit.speech.text import normalize, split_sentences
 
-ENGINES: dict[str, Engine] = {e.name: e for e in (Piper(), Flite(), Espeak(), GTTS())}
+ENGINES: dict[str, Engine] = {
+    e.name: e for e in (Piper(), Flite(), Espeak(), GTTS(), Festival(), Kokoro())
+}
 # Characters one engine call may take: gTTS rejects long requests, the others slow down.
-LIMITS = {"gtts": 200, "piper": 600, "flite": 600, "espeak": 2000}
+# Kokoro splits its pieces into sentences itself (see kokoro.py).
+LIMITS = {"gtts": 200, "piper": 600, "flite": 600, "espeak": 2000, "festival": 600, "kokoro": 600}
 SPEECH_LUFS = -20.0  # every clip is levelled here before its voice's volume offset
 # How a parenthetical direction changes delivery: (rate multiplier, dB).
 DIRECTIONS = {
@@ -98,10 +103,12 @@ def resolve(voice: Voice) -> tuple[VoiceSpec, ...]:
 def cache_key(spec: VoiceSpec, text: str, direction: str | None) -> str:
     """Everything that changes the audio of a line, and nothing else (not its position)."""
     rate, gain = delivery(direction)
+    engine = ENGINES[spec.engine]
+    version = "+".join(filter(None, (engine.version(), engine.voice_version(spec))))
     fields = {
         "v": CACHE_VERSION,
         "engine": spec.engine,
-        "engine_version": ENGINES[spec.engine].version(),
+        "engine_version": version,
         "voice": spec.voice,
         "rate": round(spec.rate * rate, 4),
         "pitch": spec.pitch,
@@ -145,9 +152,7 @@ def speak(spec: VoiceSpec, text: str, direction: str | None) -> np.ndarray:
     """Synthesize one line with one voice; long text goes to the engine in sentence pieces."""
     engine = ENGINES[spec.engine]
     rate, gain = delivery(direction)
-    tuned = VoiceSpec(
-        spec.engine, spec.voice, spec.rate * rate, spec.pitch, spec.volume, spec.options
-    )
+    tuned = replace(spec, rate=spec.rate * rate)
     pieces = []
     for piece in split_sentences(normalize(text), LIMITS[spec.engine]):
         samples = to_samples(engine.synthesize(piece, tuned))
@@ -166,14 +171,9 @@ def speak_or_error(spec: VoiceSpec, text: str, direction: str | None) -> np.ndar
 
 
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
-    """Fresh interpreters (not forks of a process that may hold engine threads), each
-    told how many threads its engines may use so the workers share the cores."""
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    """Fresh interpreters (not forks of a process that may hold engine threads)."""
     return ProcessPoolExecutor(
-        jobs,
-        mp_context=get_context("spawn"),
-        initializer=_worker_init,
-        initargs=(threads, os.getpid()),
+        jobs, mp_context=get_context("spawn"), initializer=_worker_init, initargs=(os.getpid(),)
     )
 
 
@@ -204,11 +204,10 @@ def _stop(pool: ProcessPoolExecutor, futures: list[Future]) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _worker_init(threads: int, build: int) -> None:
-    """In each worker: take its share of the cores, and die with the build. A build killed
-    with kill -9 must not leave workers behind (they would idle forever, holding their
-    engines' memory): Linux sends them SIGKILL when the thread that started them ends."""
-    os.environ[THREADS_ENV] = str(threads)
+def _worker_init(build: int) -> None:
+    """In each worker: die with the build. A build killed with kill -9 must not leave
+    workers behind (they would idle forever, holding their engines' memory): Linux sends
+    them SIGKILL when the thread that started them ends."""
     with contextlib.suppress(AttributeError, OSError):  # not Linux: no such call
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != build:  # the build died before prctl took effect

