@@ -34,6 +34,7 @@ from toolkit.mix.timeline import Cue, Mark
 from toolkit.publish import guard
 from toolkit.script.loader import load_show
 from toolkit.script.model import Ambience, Chapter, Music, Pause, Sfx, Show, Speech
+from toolkit.shared_cache import shared_cache
 from toolkit.speech.synth import POOL_MIN_LINES, Synthesizer, worker_pool
 
 Log = Callable[[str], None]
@@ -338,10 +339,15 @@ def build(
         for reason in plan(project, checked, synth, formats).reasons or ["nothing to rebuild"]:
             log(reason)
         return []
+    shared = shared_cache(show.cache, warn)
     with runner(scheduler, log, warn) as pool, locked(project, log):
         todo = plan(project, checked, synth, formats)
+        if shared and shared.pull(project.cache_dir, entries(synth, todo, formats)):
+            todo = plan(project, checked, synth, formats)
         sweep_temporaries(project)
         render_all(project, checked, synth, todo, progress, formats, timings, pool)
+        if shared:
+            shared.push(project.cache_dir, entries(synth, todo, formats))
         with timed(timings, "publish"):
             cover = cover_bytes(project, show)
             out = guard.released(show, day)
@@ -463,6 +469,16 @@ def _submit(pool: ProcessPoolExecutor | None, job: tuple) -> Future:
     done: Future = Future()
     done.set_result(render_chapter(*job))
     return done
+
+
+def entries(synth: Synthesizer, todo: Plan, formats: tuple[str, ...]) -> list[str]:
+    """The cache files (relative to .cache) of the lines and chapters a plan makes."""
+    lines = [
+        synth.path(synth.key(line)[1]).relative_to(synth.cache_dir.parent) for line in todo.lines
+    ]
+    suffixes = dict.fromkeys(("mp3", *master_formats(formats), "json"))
+    chapters = [f"chapters/{todo.chapters[n]}.{ext}" for n in todo.render for ext in suffixes]
+    return [str(path) for path in lines] + chapters
 
 
 def runner(scheduler: str | None, log: Log, warn: Log):

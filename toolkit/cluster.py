@@ -10,15 +10,16 @@ Dask reruns the tasks of a worker that is lost. Imported only for `--scheduler`.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import threading
 import time
 import uuid
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 
+from toolkit.cast import is_model_path
 from toolkit.errors import DramaError
 from toolkit.fsutil import atomic_write_bytes
 from toolkit.mix.sounds import Library
@@ -27,6 +28,7 @@ from toolkit.speech.synth import ENGINES, speak_or_error
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler and see a first worker
 RETRIES = 2  # a task that raises is tried this many more times (a lost worker's are rerun)
+HOME = Path(tempfile.gettempdir()) / "drama-toolkit"  # what a worker unpacks, by content
 INSTALL = "pip install 'drama-toolkit[cluster]'"
 
 
@@ -70,6 +72,7 @@ class Cluster(Executor):
         self._engines: dict[str, dict[str, str | None]] = {}  # worker -> engine -> problem
         self._checked = 0.0
         self._warned: set[tuple[str, str]] = set()
+        self._models: dict[tuple[str, str], object] = {}  # project model -> its dask future
 
     def info(self) -> dict:
         return self.client.scheduler_info()
@@ -86,13 +89,28 @@ class Cluster(Executor):
                 problem = next(iter(self._engines.values()), {}).get(spec.engine)
                 return _done(f"no worker of the cluster can run {spec.engine} ({problem})")
             every = len(workers) == len(self._engines)
-            return self._send("speak", _speak, (spec, text, direction), None if every else workers)
+            job = (spec, text, direction, self._model(spec))
+            return self._send("speak", _speak, job, None if every else workers)
         if fn is render_chapter:
             cache_dir, chapter, key, clip_files, voices, sounds_dir, formats = args
             job = (chapter, _clips(clip_files), voices, _recordings(chapter, sounds_dir), formats)
             stored = self._send(f"render-{chapter.id}", _render, job, None)
             return _then(stored, lambda files: _store(cache_dir, key, files, chapter.number))
         raise TypeError(f"no cluster task for {fn.__name__}")
+
+    def _model(self, spec):
+        """A Piper model from the project folder, sent to the cluster once (each worker
+        fetches it once and keeps it): (digest, model bytes, config bytes), or None."""
+        if spec.engine != "piper" or not is_model_path(spec.voice):
+            return None
+        if (spec.folder, spec.voice) not in self._models:
+            from toolkit.speech.piper import model_files
+
+            model, config = (path.read_bytes() for path in model_files(spec))
+            digest = hashlib.sha256(model + b"\0" + config).hexdigest()
+            shipped = self.client.scatter([(digest, model, config)], hash=False)[0]
+            self._models[spec.folder, spec.voice] = shipped
+        return self._models[spec.folder, spec.voice]
 
     def _send(self, name: str, fn, args: tuple, workers: list[str] | None) -> Future:
         task = self.client.submit(
@@ -212,15 +230,17 @@ def _engine_problems() -> dict[str, str | None]:
     return {name: engine.problem() for name, engine in ENGINES.items()}
 
 
-def _speak(spec, text: str, direction: str | None):
-    """speak_or_error with the engine's threads set to this worker's share of the cores,
-    as the local pool does (the audio does not depend on it)."""
-    from distributed import get_worker
-
-    from toolkit.speech.piper import THREADS_ENV
-
-    threads = max(1, (os.cpu_count() or 1) // get_worker().state.nthreads)
-    os.environ.setdefault(THREADS_ENV, str(threads))
+def _speak(spec, text: str, direction: str | None, model):
+    """speak_or_error, with a project's Piper model unpacked into this machine's temp folder
+    (by content, at the path the voice names) in place of the project folder."""
+    if model is not None:
+        digest, data, config = model
+        folder = HOME / "models" / digest
+        path = folder / spec.voice
+        if not path.exists():
+            atomic_write_bytes(path.with_name(path.name + ".json"), config)
+            atomic_write_bytes(path, data)
+        spec = replace(spec, folder=str(folder))
     return speak_or_error(spec, text, direction)
 
 
@@ -229,13 +249,12 @@ def _render(chapter, clips, voices, recordings: dict[str, bytes], formats) -> di
     into this machine's temp folder by content (the built-ins are kept there too)."""
     from toolkit.build import master_chapter
 
-    home = Path(tempfile.gettempdir()) / "drama-toolkit"
     digest = hashlib.sha256()
     for name, data in sorted(recordings.items()):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    folder = home / "recordings" / digest.hexdigest()
+    folder = HOME / "recordings" / digest.hexdigest()
     for name, data in recordings.items():
         if not (folder / name).exists():
             atomic_write_bytes(folder / name, data)
-    library = Library(folder if recordings else None, home / "sounds")
+    library = Library(folder if recordings else None, HOME / "sounds")
     return master_chapter(chapter, clips, voices, library, formats)
