@@ -53,23 +53,24 @@ class LocalCluster:
             + ["--dashboard-address", f"127.0.0.1:{self.dashboard}"],
         )
 
-    def _start(self, name: str, command: list) -> subprocess.Popen:
+    def _start(self, name: str, command: list, env=None) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - kept for the process
         return subprocess.Popen(
             command,
             cwd=self.folder,
-            env=self.env,
+            env=env or self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
-    def add_worker(self, name: str) -> None:
+    def add_worker(self, name: str, env: dict[str, str] | None = None) -> None:
         (self.folder / name).mkdir()
         self.workers[name] = self._start(
             name,
             [DASK, "worker", self.address, "--nworkers", "1", "--nthreads", "1"]
             + ["--name", name, "--no-dashboard", "--local-directory", str(self.folder / name)],
+            env,
         )
 
     def client(self):
@@ -185,6 +186,28 @@ def test_a_worker_lost_mid_build_costs_only_its_tasks(cluster, local_build, tmp_
                 build.wait(WAIT)
         assert "doomed" not in cluster.names(client)
     assert build.returncode == 0, errors.decode()
+    assert site(root) == local_build
+
+
+@pytest.mark.slow
+def test_a_worker_without_an_engine_is_named_once_and_gets_none_of_its_lines(
+    cluster, local_build, tmp_path
+):
+    """A worker whose PATH has no flite: said once, by name; flite's lines go to the
+    workers that have it, so the build is the same as a local one."""
+    cluster.add_worker("noflite", {**cluster.env, "PATH": str(Path(sys.executable).parent)})
+    root = write_project(tmp_path / "show")
+    try:
+        with cluster.client() as client:
+            until(lambda: "noflite" in cluster.names(client), "the worker without flite")
+            result = run_cli("build", "-C", str(root), "--scheduler", cluster.address)
+            address = cluster.names(client)["noflite"]
+    finally:
+        cluster.kill("noflite")
+    assert result.exit_code == 0, result.output
+    named = [line for line in result.stderr.splitlines() if address in line]
+    assert len(named) == 1 and "flite" in named[0], result.stderr
+    assert "using espeak" not in result.stderr
     assert site(root) == local_build
 
 
