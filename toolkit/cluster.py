@@ -93,8 +93,10 @@ class Cluster(Executor):
             return self._send("speak", _speak, job, None if every else workers)
         if fn is render_chapter:
             cache_dir, chapter, key, clip_files, voices, sounds_dir, formats = args
-            job = (chapter, _clips(clip_files), voices, _recordings(chapter, sounds_dir), formats)
-            stored = self._send(f"render-{chapter.id}", _render, job, None)
+            # Sent ahead of the task, not inside it: dask's task graphs are not for data.
+            data = (_clips(clip_files), _recordings(chapter, sounds_dir))
+            sent = self.client.scatter([data], hash=False)[0]
+            stored = self._send(f"render-{chapter.id}", _render, (chapter, sent, voices, formats))
             return _then(stored, lambda files: _store(cache_dir, key, files, chapter.number))
         raise TypeError(f"no cluster task for {fn.__name__}")
 
@@ -112,7 +114,7 @@ class Cluster(Executor):
             self._models[spec.folder, spec.voice] = shipped
         return self._models[spec.folder, spec.voice]
 
-    def _send(self, name: str, fn, args: tuple, workers: list[str] | None) -> Future:
+    def _send(self, name: str, fn, args: tuple, workers: list[str] | None = None) -> Future:
         task = self.client.submit(
             fn,
             *args,
@@ -244,11 +246,12 @@ def _speak(spec, text: str, direction: str | None, model):
     return speak_or_error(spec, text, direction)
 
 
-def _render(chapter, clips, voices, recordings: dict[str, bytes], formats) -> dict[str, bytes]:
+def _render(chapter, data: tuple[dict, dict[str, bytes]], voices, formats) -> dict[str, bytes]:
     """A chapter's cache files, from its clips and the user's recordings it plays, unpacked
     into this machine's temp folder by content (the built-ins are kept there too)."""
     from toolkit.build import master_chapter
 
+    clips, recordings = data
     digest = hashlib.sha256()
     for name, data in sorted(recordings.items()):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
