@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # festival's voices: the HTS woman, and the two English diphone men casting can compare.
 FESTIVAL := festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k
 DEBS_BUILD := flite $(FESTIVAL)
-DEBS_TEST := flite $(FESTIVAL) gpodder podget ffmpeg mp3val
+DEBS_TEST := flite $(FESTIVAL) gpodder podget ffmpeg mp3val chromium chromium-driver
 # The default run skips the slow end-to-end tests; CI (CI=true) and SLOW=1 run them too.
 PYTEST_MARK := $(if $(filter true,$(CI))$(SLOW),,-m "not slow")
 
@@ -38,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check toolkit tests bench
 
 clean:
-	rm -rf build/episodes build/*.xml build/*.jpg build/*.html .cache
+	rm -rf build/episodes build/*.xml build/*.xsl build/*.jpg build/*.html build/*.css build/*.js .cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,7 @@ debs-test:
 debs:
 	@missing=""; for pkg in $(DEBS); do \
 	  prog=$$pkg; [ $$pkg = gpodder ] && prog=gpo; [ $$pkg = ffmpeg ] && prog=ffprobe; \
+	  [ $$pkg = chromium-driver ] && prog=chromedriver; \
 	  case $$pkg in festvox-*) \
 	    dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q 'ok installed' \
 	      || missing="$$missing $$pkg"; continue;; esac; \

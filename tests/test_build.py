@@ -115,6 +115,8 @@ def test_one_line_edit_redoes_one_line_and_one_chapter(built: Path, tmp_path: Pa
         "build/episodes/01-one.srt",
         "build/episodes/01-one.chapters.json",  # the last scene now ends later
         "build/feed.xml",
+        "build/episodes/01-one.html",  # its transcript and duration
+        "build/index.html",  # the episode's duration
     }
 
 
@@ -246,11 +248,15 @@ def test_removed_chapter_disappears_from_site(built: Path, tmp_path: Path) -> No
     build(Project(root), lambda m: None, lambda m: None)
     assert sorted(p.name for p in (root / "build/episodes").iterdir()) == [
         "01-one.chapters.json",
+        "01-one.html",
         "01-one.mp3",
         "01-one.srt",
         "01-one.vtt",
     ]
     assert len(feedparser.parse(str(root / "build/feed.xml")).entries) == 1
+    index = (root / "build/index.html").read_text()
+    assert "episodes/01-one.html" in index and "episodes/02-two" not in index
+    assert 'rel="next"' not in (root / "build/episodes/01-one.html").read_text()
 
 
 def test_extra_masters_come_and_go_with_the_flag(built: Path, tmp_path: Path) -> None:

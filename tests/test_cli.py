@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import CHAPTER_TWO, run_cli
 from pedalboard.io import AudioFile
 
@@ -116,3 +118,24 @@ def test_watch_rebuilds_and_survives_a_bad_edit(project: Path) -> None:
     )
     assert any(s.startswith("rebuilt in") for s in said)
     assert "Can we talk now?" in (project / "build/episodes/02-two.vtt").read_text()
+
+
+@pytest.mark.parametrize("host", ["used", "not a host!", "999.1.1.1", "2001:db8::zz"])
+def test_serve_on_an_unusable_address_is_one_error_line(project: Path, host: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        address = "127.0.0.1" if host == "used" else host
+        result = subprocess.run(
+            [sys.executable, "-m", "toolkit", "serve", "-C", str(project)]
+            + ["--host", address, "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot listen on {address}:{port}: ")
+    assert "Traceback" not in result.stderr
+    assert not (project / "build" / "feed.xml").exists()  # refused before building anything

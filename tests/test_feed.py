@@ -248,7 +248,10 @@ def test_render_is_deterministic(story):
     show, episodes, build = story
     first = render_feed(show, episodes, build)
     assert first == render_feed(show, episodes, build)
-    assert first.startswith(b"<?xml version='1.0' encoding='utf-8'?>\n<rss")
+    assert first.startswith(
+        b"<?xml version='1.0' encoding='utf-8'?>\n"
+        b'<?xml-stylesheet type="text/xsl" href="feed.xsl"?>\n<rss'
+    )
     assert b"xmlns:itunes=" in first and b"xmlns:podcast=" in first and b"ns0:" not in first
 
 

@@ -292,7 +292,7 @@ def released(tmp_path_factory) -> Path:
     root = write_project(tmp_path_factory.mktemp("released") / "show", {"script/show.yaml": show})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DRAMA_TODAY", "2026-12-03")
-        result = run_cli("build", "-C", str(root), "--strict")
+        result = run_cli("build", "-C", str(root), "--strict", "--hold-scheduled")
     assert result.exit_code == 0, result.stderr
     assert "scheduled: episode 2 (two) on 2026-12-08, left out of the feed" in result.stderr
     return root
@@ -305,7 +305,7 @@ def test_scheduled_episode_stays_out_until_its_day(released, tmp_path, monkeypat
     root = tmp_path / "later"
     shutil.copytree(released, root)
     monkeypatch.setenv("DRAMA_TODAY", "2026-12-08")
-    result = run_cli("build", "-C", str(root))
+    result = run_cli("build", "-C", str(root), "--hold-scheduled")
     assert result.exit_code == 0 and "rendered 0 chapters" in result.stderr  # cached already
     assert [e.title for e in feedparser.parse(str(root / "build/feed.xml")).entries] == [
         "One",
@@ -314,8 +314,27 @@ def test_scheduled_episode_stays_out_until_its_day(released, tmp_path, monkeypat
     again = tmp_path / "again"
     shutil.copytree(released, again)
     shutil.rmtree(again / "build")
-    run_cli("build", "-C", str(again))
+    run_cli("build", "-C", str(again), "--hold-scheduled")
     assert (again / "build/feed.xml").read_bytes() == (root / "build/feed.xml").read_bytes()
+
+
+def test_a_scheduled_episode_is_published_with_its_date_unless_held(released, tmp_path):
+    """Without --hold-scheduled every chapter is online at once, each with its own date."""
+    root = tmp_path / "now"
+    shutil.copytree(released, root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DRAMA_TODAY", "2026-12-03")
+        result = run_cli("build", "-C", str(root))
+    assert result.exit_code == 0, result.stderr
+    assert "scheduled: episode 2 (two) on 2026-12-08, published now with that date" in (
+        result.stderr
+    )
+    entries = feedparser.parse(str(root / "build/feed.xml")).entries
+    assert [e.title for e in entries] == ["One", "Two"] or [e.title for e in entries] == [
+        "Two",
+        "One",
+    ]
+    assert (root / "build/episodes/02-two.mp3").is_file()
 
 
 def test_every_episode_lists_its_chapters_in_order(released, tmp_path, monkeypatch):

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
+import shutil
+import socket
+import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
 from test_feed import make_chapter, make_episode, make_show
 
+from toolkit.fsutil import atomic_write_bytes
 from toolkit.publish.feed import episode_guid, write_feed
-from toolkit.publish.server import make_server, parse_range
+from toolkit.publish.server import RELOAD_PATH, make_server, parse_range
 
 AUDIO = bytes(range(256)) * 40  # 10240 bytes
 SECRET = b"top secret outside the build dir"
@@ -233,3 +239,199 @@ def test_parse_range_unit():
     assert parse_range("BYTES=-3", 10) == range(7, 10)
     assert parse_range("bytes=-30", 10) == range(0, 10)
     assert parse_range("bytes=0-", 0) == range(0)  # nothing to send from an empty file
+
+
+# Under real use (issue 17): long names, many connections, validators, odd bytes.
+
+
+def raw_exchange(port: int, data: bytes) -> bytes:
+    """Send raw bytes, read until the server closes; the status line and headers come back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(data)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received
+
+
+@pytest.mark.parametrize(
+    ("target", "statuses"),
+    [
+        ("/" + "a" * 300, {404}),
+        ("/episodes/" + "b" * 300 + ".mp3", {404}),
+        ("/" + "c/" * 4096, {414}),
+        ("/" + "%e2%80%a6" * 1000, {414}),
+        ("/" + "d" * 8192, {414}),
+    ],
+)
+def test_overlong_names_get_an_answer(port, target, statuses, capfd):
+    response, _ = request(port, target)
+    assert response.status in statuses
+    assert request(port, "/episodes/one.mp3")[1] == AUDIO
+    assert "Traceback" not in capfd.readouterr().err
+
+
+ODD_REQUESTS = [
+    b"GET /%EF%BF%BF HTTP/1.1\r\n\r\n",
+    "GET /\uffff\ufffe HTTP/1.1\r\n\r\n".encode(),
+    b"GET /\xff\xfe\x80 HTTP/1.1\r\n\r\n",
+    b"GET /%ED%A0%80%ff HTTP/1.1\r\n\r\n",
+    b"GET /episodes/\x01\x7f.mp3 HTTP/1.1\r\n\r\n",
+    b"GET /feed.xml HTTP/1.1\r\nHost: \xff\xef\xbf\xbf\r\n\r\n",
+    b"GET /episodes/one.mp3 HTTP/1.1\r\nRange: bytes=\xef\xbf\xbf-\r\n\r\n",
+    b'GET /episodes/one.mp3 HTTP/1.1\r\nIf-None-Match: \xff"\r\nIf-Range: \xff\r\n\r\n',
+    b"GET /episodes/one.mp3 HTTP/1.1\r\nIf-Modified-Since: Mon, 99 Foo 99999 99:99 GMT\r\n\r\n",
+    b"GET /episodes/one.mp3 HTTP/1.1\r\nIf-Range: Mon, 99 Foo 99999\r\nRange: bytes=0-1\r\n\r\n",
+    b"\xff\xfe\xfd\xfc\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX: " + b"\xff" * 70000 + b"\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("data", ODD_REQUESTS)
+def test_odd_bytes_get_an_answer_never_a_traceback(port, data, capfd):
+    head = data.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+    answer = raw_exchange(port, head)
+    assert re.match(rb"HTTP/1\.[01] [0-9]{3} ", answer) or answer.startswith(b"<!DOCTYPE")
+    assert request(port, "/episodes/one.mp3")[1] == AUDIO  # still serving
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_two_hundred_connections_at_once_all_answered(port):
+    """The stdlib backlog of 5 timed out 89 of 200 simultaneous connections (a dropped SYN
+    costs the client a retransmit of a second or more; 5 s is far more than a full queue needs)."""
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(200)]
+    try:
+        for connection in connections:
+            connection.sendall(b"HEAD /episodes/one.mp3 HTTP/1.1\r\nConnection: close\r\n\r\n")
+        answers = []
+        for connection in connections:
+            received = b""
+            while chunk := connection.recv(4096):
+                received += chunk
+            answers.append(received.split(b"\r\n", 1)[0])
+    finally:
+        for connection in connections:
+            connection.close()
+    assert answers == [b"HTTP/1.1 200 OK"] * 200
+    if shutil.which("ss"):  # the kernel's own view of the listen queue: LISTEN 0 <backlog> ...
+        listening = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert int(listening[2]) >= 128
+
+
+def test_cors_for_transcripts_chapters_and_feed(build):
+    chapter = make_chapter("one", 1)
+    write_feed(make_show([chapter]), [make_episode(build, chapter, audio=AUDIO)], build)
+    (build / "episodes" / "one.chapters.json").write_text("{}")
+    (build / "episodes" / "one.srt").write_text("1\n")
+    with serving(build) as port:
+        for path in ("/feed.xml", "/episodes/one.vtt", "/episodes/one.srt"):
+            assert request(port, path)[0].getheader("Access-Control-Allow-Origin") == "*", path
+        assert request(port, "/episodes/one.chapters.json")[0].getheader(
+            "Access-Control-Allow-Origin"
+        )
+
+
+def test_etag_and_last_modified_give_304(port, build):
+    first, _ = request(port, "/episodes/one.mp3")
+    etag, modified = first.getheader("ETag"), first.getheader("Last-Modified")
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)  # strong: a hash of the bytes
+    assert parsedate_to_datetime(modified).timestamp() == int(
+        (build / "episodes" / "one.mp3").stat().st_mtime
+    )
+    for headers in (
+        {"If-None-Match": etag},
+        {"If-None-Match": f'"other", W/{etag}'},
+        {"If-None-Match": "*"},
+        {"If-Modified-Since": modified},
+    ):
+        response, body = request(port, "/episodes/one.mp3", headers=headers)
+        assert (response.status, body) == (304, b""), headers
+        assert response.getheader("ETag") == etag
+    for headers in (
+        {"If-None-Match": '"other"'},
+        {"If-None-Match": '"other"', "If-Modified-Since": modified},  # ETag wins
+        {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"},
+        {"If-Modified-Since": "not a date"},
+    ):
+        response, body = request(port, "/episodes/one.mp3", headers=headers)
+        assert (response.status, body) == (200, AUDIO), headers
+    assert request(port, "/episodes/one.vtt")[0].getheader("ETag") != etag
+
+
+def test_rewritten_file_gets_a_new_etag_and_if_range_never_splices(port, build):
+    path = build / "episodes" / "one.mp3"
+    old, _ = request(port, "/episodes/one.mp3")
+    assert (
+        request(port, "/episodes/one.mp3", headers={"If-None-Match": old.getheader("ETag")})[
+            0
+        ].status
+        == 304
+    )
+    new_audio = bytes(reversed(AUDIO))
+    atomic_write_bytes(path, new_audio)
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    resumed, body = request(
+        port,
+        "/episodes/one.mp3",
+        headers={"Range": "bytes=5000-", "If-Range": old.getheader("ETag")},
+    )
+    assert (resumed.status, body) == (200, new_audio)
+    new_etag = resumed.getheader("ETag")
+    assert new_etag != old.getheader("ETag")
+    by_date, body = request(
+        port,
+        "/episodes/one.mp3",
+        headers={"Range": "bytes=5000-", "If-Range": old.getheader("Last-Modified")},
+    )
+    assert (by_date.status, body) == (200, new_audio)
+    for validator in (new_etag, resumed.getheader("Last-Modified")):
+        same, body = request(
+            port, "/episodes/one.mp3", headers={"Range": "bytes=5000-", "If-Range": validator}
+        )
+        assert (same.status, body) == (206, new_audio[5000:]), validator
+    weak, body = request(
+        port, "/episodes/one.mp3", headers={"Range": "bytes=0-9", "If-Range": f"W/{new_etag}"}
+    )
+    assert (weak.status, body) == (200, new_audio)  # If-Range needs a strong validator
+
+
+def test_build_folder_swapped_in_is_served_from_the_next_request(tmp_path):
+    """Another build may rename a staging folder over build/: nothing is held inside it."""
+    build = tmp_path / "build"
+    (build / "episodes").mkdir(parents=True)
+    (build / "episodes" / "one.mp3").write_bytes(b"old")
+    with serving(build) as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/episodes/one.mp3")
+        assert connection.getresponse().read() == b"old"
+        staging = tmp_path / "staging"
+        (staging / "episodes").mkdir(parents=True)
+        (staging / "episodes" / "one.mp3").write_bytes(b"new")
+        build.rename(tmp_path / "old")
+        staging.rename(build)
+        connection.request("GET", "/episodes/one.mp3")  # same keep-alive connection
+        assert connection.getresponse().read() == b"new"
+        connection.close()
+
+
+def test_live_reload_hook_only_in_served_pages(tmp_path):
+    build = tmp_path / "build"
+    build.mkdir()
+    page = b"<!doctype html><html><body><p>hi</p></body></html>\n"
+    (build / "index.html").write_bytes(page)
+    with serving(build) as port:
+        assert request(port, "/")[1] == page
+        assert request(port, RELOAD_PATH)[0].status == 404
+    with serving(build, live_reload=True) as port:
+        response, body = request(port, "/index.html")
+        assert RELOAD_PATH.encode() in body and body.endswith(b"</body></html>\n")
+        assert response.getheader("Content-Length") == str(len(body))
+        stamp = request(port, RELOAD_PATH)[1]
+        assert request(port, RELOAD_PATH)[1] == stamp  # nothing rebuilt, no reload
+        (build / "episodes").mkdir()
+        (build / "episodes" / "one.mp3").write_bytes(AUDIO)
+        assert request(port, RELOAD_PATH)[1] != stamp
+        assert request(port, "/episodes/one.mp3")[1] == AUDIO  # only HTML gets the hook
+    assert (build / "index.html").read_bytes() == page

@@ -257,6 +257,8 @@ def publish_chapter(
         lines=len(speech),
         words=sum(len(c.text.split()) for c in speech),
         extras=tuple(paths[f".{fmt}"] for fmt in extras),
+        cues=tuple(speech),
+        marks=tuple(marks),
     )
 
 
@@ -313,11 +315,12 @@ def build(
     timings: dict[str, float] | None = None,
     formats: tuple[str, ...] = (),
     strict: bool = False,
+    hold: bool = False,
     scheduler: str | None = None,
 ) -> list[Episode]:
     """Render the production into build/: only what changed since the last build, the
-    show's formats plus `formats`. Publishes the chapters released by guard.today() (the
-    later ones are rendered into the cache and announced). Guardrail findings are warnings,
+    show's formats plus `formats`. Chapters dated after guard.today() are announced; with
+    `hold` they stay out of build/ (rendered into the cache) until their day. Guardrail findings are warnings,
     or refuse the build when `strict`. `timings`, when given, receives each stage's seconds;
     `scheduler`, a Dask scheduler's address, runs the syntheses and renders on its cluster."""
     timings = {} if timings is None else timings
@@ -333,7 +336,8 @@ def build(
     day = guard.today()
     for chapter in guard.scheduled(show, day):
         when = f"episode {chapter.number} ({chapter.id}) on {chapter.release}"
-        log(f"scheduled: {when}, left out of the feed until then")
+        then = "left out of the feed until then" if hold else "published now with that date"
+        log(f"scheduled: {when}, {then}")
     synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
     if dry_run:
         for reason in plan(project, checked, synth, formats).reasons or ["nothing to rebuild"]:
@@ -350,12 +354,13 @@ def build(
             shared.push(project.cache_dir, entries(synth, todo, formats))
         with timed(timings, "publish"):
             cover = cover_bytes(project, show)
-            out = guard.released(show, day)
+            out = guard.released(show, day) if hold else list(show.chapters)
             episodes = [
                 publish_chapter(project, c, todo.chapters[c.number], show, cover, formats)
                 for c in out
             ]
             from toolkit.publish.feed import write_feed
+            from toolkit.publish.site import write_site
 
             write_if_changed(project.build_dir / "cover.jpg", cover)
             book = (
@@ -364,7 +369,8 @@ def build(
                 else None
             )
             write_feed(show, episodes, project.build_dir, voices=voice_credits(checked.voices))
-            remove_stale(project.build_dir / "episodes", episodes)
+            pages = write_site(show, episodes, project.build_dir)
+            remove_stale(project.build_dir / "episodes", episodes, pages)
             for path in project.build_dir.glob("*.m4b"):
                 if path != book:
                     path.unlink()
@@ -506,10 +512,11 @@ def sweep_temporaries(project: Project) -> None:
             path.unlink(missing_ok=True)
 
 
-def remove_stale(folder: Path, episodes: list[Episode]) -> None:
+def remove_stale(folder: Path, episodes: list[Episode], pages: list[Path]) -> None:
     """Drop every file no episode of this build wrote (removed chapters, formats no longer
-    asked for), so the site matches the script."""
+    asked for, their pages), so the site matches the script."""
     keep = {p.name for e in episodes for p in (e.mp3, e.vtt, e.srt, e.chapters_json, *e.extras)}
+    keep |= {page.name for page in pages}
     for path in folder.glob("*"):
         if path.is_file() and path.name not in keep:
             path.unlink()

@@ -144,6 +144,12 @@ def progress_bars(quiet: bool):
     "--strict", is_flag=True, help="Refuse to build while a guardrail warning is left (exit 2)."
 )
 @click.option(
+    "--hold-scheduled",
+    "hold",
+    is_flag=True,
+    help="Leave chapters dated after today out of build/ until their day.",
+)
+@click.option(
     "--timings",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write each stage's seconds as JSON (used by bench/).",
@@ -162,6 +168,7 @@ def build_command(
     formats: tuple[str, ...],
     timings: Path | None,
     strict: bool,
+    hold: bool,
     scheduler: str | None,
 ) -> None:
     """Render every chapter to build/episodes/ and write build/feed.xml."""
@@ -170,7 +177,7 @@ def build_command(
     stages: dict[str, float] = {}
     bars = progress_bars(quiet)
     episodes = build(
-        Project(root), log, warn, bars, jobs, dry_run, stages, formats, strict, scheduler
+        Project(root), log, warn, bars, jobs, dry_run, stages, formats, strict, hold, scheduler
     )
     if timings:
         stages["total"] = time.monotonic() - started
@@ -189,7 +196,15 @@ def build_command(
 @click.option("-n", "--dry-run", is_flag=True, help="List what would change; change nothing.")
 @click.option("--endpoint-url", help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL, or AWS).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but warnings and errors.")
-def deploy_command(root: Path, dest: str, dry_run: bool, endpoint_url: str | None, quiet: bool):
+@click.option(
+    "--hold-scheduled",
+    "hold",
+    is_flag=True,
+    help="Leave chapters dated after today offline until their day.",
+)
+def deploy_command(
+    root: Path, dest: str, dry_run: bool, endpoint_url: str | None, quiet: bool, hold: bool
+):
     """Build, then upload build/ to DEST: a folder (PATH or file:PATH), a git branch pushed to
     origin (git:BRANCH), or S3 (s3://BUCKET/PREFIX). Media first, the feed last, then what
     the site no longer has is removed. Refuses while `drama check` warns."""
@@ -202,7 +217,7 @@ def deploy_command(root: Path, dest: str, dry_run: bool, endpoint_url: str | Non
         if findings:
             raise guard.Refused(findings)
     else:
-        build(project, echo_unless(True), warn, strict=True)
+        build(project, echo_unless(True), warn, strict=True, hold=hold)
     target = destination(dest, project.root, endpoint_url)
     changes = deploy(project.build_dir, target, echo_unless(quiet and not dry_run), dry_run)
     if not quiet or dry_run:
@@ -236,10 +251,11 @@ def clean_command(root: Path, prune: bool) -> None:
     "--watch/--no-watch", "rebuild", default=False, help="Rebuild when the script or voices change."
 )
 def serve_command(root: Path, host: str, port: int, rebuild: bool) -> None:
-    """Serve build/ over HTTP so podcast apps can subscribe to the feed."""
-    from toolkit.publish.server import serve
+    """Serve build/ (the show site and its feed) over HTTP for browsers and podcast apps."""
+    from toolkit.publish.server import make_server, serve
 
     project = Project(root)
+    server = make_server(project.build_dir, host, port, live_reload=rebuild)  # port taken: exit 2
     if not (project.build_dir / "feed.xml").is_file():
         build(project, echo_unless(False), warn)
     if rebuild:
@@ -251,7 +267,7 @@ def serve_command(root: Path, host: str, port: int, rebuild: bool) -> None:
             watch(project, lambda: build(project, echo_unless(True), warn), echo_unless(False))
 
         threading.Thread(target=loop, daemon=True).start()
-    serve(project.build_dir, host, port)
+    serve(server, project.build_dir)
 
 
 @main.command("watch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.mix.timeline import Cue, Mark
 from toolkit.script.model import Chapter
 
 
@@ -24,3 +25,5 @@ class Episode:
     lines: int = 0
     words: int = 0
     extras: tuple[Path, ...] = ()  # FLAC/Ogg masters, when asked for
+    cues: tuple[Cue, ...] = ()  # speech, with the times the mix placed it
+    marks: tuple[Mark, ...] = ()  # chapter marks, one per scene

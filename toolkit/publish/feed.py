@@ -27,6 +27,7 @@ PODCAST = "https://podcastindex.org/namespace/1.0"
 ATOM = "http://www.w3.org/2005/Atom"
 PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 FEED_NAME = "feed.xml"
+STYLESHEET = b'<?xml-stylesheet type="text/xsl" href="feed.xsl"?>\n'  # a browser shows a page
 COVER_NAME = "cover.jpg"
 RELEASE_TIME = time(6, 0, tzinfo=UTC)  # chapters give a date; apps want an instant
 MAX_DESCRIPTION_BYTES = 4000  # Apple's limit for the channel description
@@ -177,6 +178,7 @@ def _item(
     _sub(item, "title", chapter.title)
     _sub(item, "description", chapter.description)
     mp3_url = _file_url(url, episode.mp3, build_dir)
+    _sub(item, "link", mp3_url.removesuffix(".mp3") + ".html")  # the episode's page
     _sub(item, "enclosure", url=mp3_url, length=str(episode.size), type="audio/mpeg")
     _sub(item, "guid", episode_guid(show, chapter), isPermaLink="false")
     _sub(item, "pubDate", _rfc2822(release(chapter)))
@@ -223,8 +225,11 @@ def _alternates(item: ET.Element, episode: Episode, mp3_url: str, url: str, buil
 
 
 def _serialize(rss: ET.Element) -> bytes:
+    """The feed with the stylesheet that makes it readable when opened in a browser (podcast
+    apps ignore processing instructions)."""
     ET.indent(rss, space="  ")
-    return ET.tostring(rss, encoding="utf-8", xml_declaration=True) + b"\n"
+    declaration, body = ET.tostring(rss, encoding="utf-8", xml_declaration=True).split(b"\n", 1)
+    return declaration + b"\n" + STYLESHEET + body + b"\n"
 
 
 def render_feed(

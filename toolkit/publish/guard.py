@@ -3,7 +3,8 @@
 `drama check` and `drama build` print these as warnings; `drama deploy` and
 `drama build --strict` refuse to go on while any is left. Each finding points at the value
 in show.yaml to change. Release dates are not a problem but a fact to announce: episodes
-dated after today stay out of the feed until their day (see `scheduled`)."""
+dated after today are named at build, and `--hold-scheduled` keeps them offline until their
+day (see `scheduled`)."""
 
 from __future__ import annotations
 
