@@ -15,8 +15,9 @@ import pytest
 from conftest import run_cli, write_project
 from test_engines import f0, voiced_seconds
 
-from toolkit.cast import Voice, VoiceSpec
+from toolkit.cast import Voice, VoiceSpec, load_cast
 from toolkit.mix.timeline import RATE
+from toolkit.script.loader import load_show
 from toolkit.speech import kokoro
 from toolkit.speech.synth import ENGINES, Synthesizer, speak
 
@@ -180,3 +181,11 @@ def test_check_accepts_every_pack_and_blends(tmp_path: Path) -> None:
         "voices/ava.yaml": f"engine: kokoro\nvoice: {packs[-1]}\n",
     }
     assert run_cli("check", "-C", str(write_project(tmp_path / "show", files))).exit_code == 0
+
+
+def test_story_cast_sounds_like_its_characters(story_root: Path) -> None:
+    """The repo's own voice files: a child above a woman above a man, each clearly apart."""
+    cast = load_cast(story_root, load_show(story_root))
+    pitch = {name: f0(speak(voice.chain[0], TEXT, None)) for name, voice in cast.items()}
+    assert pitch["AVA"] > 240 and pitch["JAMES"] < 160, pitch
+    assert 160 < pitch["MOM"] < pitch["AVA"] - 25, pitch

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import toolkit
@@ -32,6 +32,7 @@ from toolkit.mix.check import check_sounds
 from toolkit.mix.sounds import Library
 from toolkit.mix.timeline import Cue, Mark
 from toolkit.publish import guard
+from toolkit.script.lexicon import Lexicon, load_lexicon
 from toolkit.script.loader import load_show
 from toolkit.script.model import Ambience, Chapter, Music, Pause, Sfx, Show, Speech
 from toolkit.shared_cache import shared_cache
@@ -72,6 +73,7 @@ class Checked:
     show: Show
     voices: dict[str, Voice]
     library: Library
+    lexicon: Lexicon = ()
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,11 @@ def check(project: Project) -> Checked:
     for chapter in show.chapters:
         check_sounds(chapter, library)
     user_cover(project, show)
-    return Checked(show, voices, library)
+    return Checked(show, voices, library, load_lexicon(project.root))
+
+
+def synthesizer(project: Project, checked: Checked, warn: Log, jobs: int | None = None):
+    return Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs, checked.lexicon)
 
 
 def speech_lines(chapter: Chapter) -> list[Speech]:
@@ -223,7 +229,7 @@ def publish_chapter(
     folder = project.cache_dir / "chapters"
     facts = json.loads((folder / f"{key}.json").read_text())
     extras = episode_formats(formats)
-    cues = [Cue(*c) for c in facts["cues"]]
+    cues = with_words([Cue(*c) for c in facts["cues"]], project.cache_dir, key)
     marks = [
         Mark(start, end, scene.title)
         for (start, end), scene in zip(facts["marks"], chapter.scenes, strict=True)
@@ -260,6 +266,19 @@ def publish_chapter(
         cues=tuple(speech),
         marks=tuple(marks),
     )
+
+
+def with_words(cues: list[Cue], cache_dir: Path, key: str) -> list[Cue]:
+    """The speech cues with the word timings `drama proof` measured on exactly this master
+    (keyed by its audio key), when it has; a build never needs proof to have run."""
+    path = cache_dir / "proof" / "chapters" / f"{key}.json"
+    if not path.is_file():
+        return cues
+    timed = iter(json.loads(path.read_text())["words"])
+    return [
+        replace(c, words=tuple(tuple(w) for w in next(timed) or ())) if c.kind == "speech" else c
+        for c in cues
+    ]
 
 
 def user_cover(project: Project, show: Show) -> bytes | None:
@@ -338,7 +357,7 @@ def build(
         when = f"episode {chapter.number} ({chapter.id}) on {chapter.release}"
         then = "left out of the feed until then" if hold else "published now with that date"
         log(f"scheduled: {when}, {then}")
-    synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs)
+    synth = synthesizer(project, checked, warn, jobs)
     if dry_run:
         for reason in plan(project, checked, synth, formats).reasons or ["nothing to rebuild"]:
             log(reason)
@@ -524,7 +543,7 @@ def remove_stale(folder: Path, episodes: list[Episode], pages: list[Path]) -> No
 
 def prune_cache(project: Project, checked: Checked) -> int:
     """Delete cached lines and chapters the current script no longer uses; returns the count."""
-    synth = Synthesizer(checked.voices, project.cache_dir / "speech", lambda m: None, 1)
+    synth = synthesizer(project, checked, lambda m: None, 1)
     todo = plan(project, checked, synth)
     lines = [line for c in checked.show.chapters for line in speech_lines(c)]
     keep = {synth.path(synth.key(line)[1]).name for line in lines}
@@ -561,6 +580,6 @@ def mixed_chapter(project: Project, ref: str, warn: Log):
         known = ", ".join(c.id for c in checked.show.chapters)
         raise DramaError(f"unknown chapter '{ref}', expected a number or one of {known}")
     chapter = chapters[ref]
-    synth = Synthesizer(checked.voices, project.cache_dir / "speech", warn)
+    synth = synthesizer(project, checked, warn)
     clips = {line: clip.samples for line, clip in synth.clips(speech_lines(chapter)).items()}
     return mix_chapter(chapter, clips, checked.voices, checked.library)

@@ -314,6 +314,78 @@ def _speakers(scene) -> set[str]:
     return {line.character for line in scene.lines if isinstance(line, Speech)}
 
 
+@main.command("proof")
+@project_option
+@click.argument("chapters", nargs=-1)
+@click.option(
+    "-t",
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Flag a line whose word error is above this (default 0.65).",
+)
+@click.option("--suggest", is_flag=True, help="Propose lexicon respellings for misheard words.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(1, 64), help="Worker processes (default: one per core)."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only the flagged lines, no summaries.")
+def proof_command(
+    root: Path,
+    chapters: tuple[str, ...],
+    threshold: float | None,
+    suggest: bool,
+    jobs: int | None,
+    quiet: bool,
+) -> None:
+    """Listen to the built episodes and flag lines a listener would not understand
+    (exit 1 when any is flagged)."""
+    from toolkit.proof.proof import THRESHOLD, proof, suggestions
+
+    threshold = THRESHOLD if threshold is None else threshold
+    started = time.monotonic()
+    result = proof(Project(root), chapters, warn, progress_bars(quiet), jobs, threshold)
+    flagged = [h for h in result.lines if h.error > threshold]
+    for h in flagged:
+        click.echo(
+            f'{h.line.where}: {h.line.character}: heard "{h.heard}" expected "{h.line.text}" '
+            f"(word error {h.error:.2f})"
+        )
+    if not quiet:
+        for label, group in (("character", lambda h: h.line.character), ("episode", _episode)):
+            click.echo(f"by {label}:")
+            for name, rows in _grouped(result.lines, group).items():
+                bad = sum(h.error > threshold for h in rows)
+                mean = sum(h.error for h in rows) / len(rows)
+                click.echo(
+                    f"  {name:<28} {len(rows):>4} lines {bad:>4} flagged  mean word error {mean:.2f}"
+                )
+        heard = f", heard {result.transcribed} lines ({result.seconds / 60:.1f} min of audio)"
+        click.echo(
+            f"{len(flagged)} of {len(result.lines)} lines flagged at threshold {threshold:g}"
+            f"{heard if result.transcribed else ', all from the cache'} in "
+            f"{time.monotonic() - started:.1f} s"
+        )
+    if suggest:
+        proposed = suggestions(result.lines, threshold)
+        if proposed:
+            click.echo("# for script/lexicon.yaml (tune each by ear, then drama build):")
+        for word, respelling, said, where in proposed:
+            click.echo(f"{word}: {respelling}  # heard {said or 'nothing'!r} at {where}")
+    if flagged:
+        sys.exit(1)
+
+
+def _episode(heard) -> str:
+    return f"{heard.chapter.number:02d}-{heard.chapter.id}"
+
+
+def _grouped(lines, key) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for line in lines:
+        groups.setdefault(key(line), []).append(line)
+    return groups
+
+
 @main.command("sounds")
 @project_option
 @click.argument("action", required=False, type=click.Choice(["play"]))
@@ -469,6 +541,7 @@ def say_command(
 
     from toolkit.cast import load_cast
     from toolkit.playback import play as play_wav
+    from toolkit.script.lexicon import load_lexicon
     from toolkit.script.loader import load_show
     from toolkit.script.model import Speech, Where
     from toolkit.speech.synth import Synthesizer
@@ -481,7 +554,8 @@ def say_command(
     if name not in voices:
         raise DramaError(f"unknown character '{character}', expected one of {', '.join(voices)}")
     line = Speech(name, text, Where("<command line>", 1, 1), direction=direction)
-    clip = Synthesizer(voices, Project(root).cache_dir / "speech", warn).clip(line)
+    lexicon = load_lexicon(root)
+    clip = Synthesizer(voices, Project(root).cache_dir / "speech", warn, None, lexicon).clip(line)
     if output:
         write_wav(output, clip.samples[None, :])
         click.echo(f"{output}: {clip.seconds:.2f} s, {clip.spec.label()}")

@@ -83,13 +83,13 @@ class Cluster(Executor):
         from toolkit.build import render_chapter
 
         if fn is speak_or_error:
-            spec, text, direction = args
+            spec, *words = args  # text, direction, and whatever else the line takes
             workers = self._workers_for(spec.engine)
             if not workers:
                 problem = next(iter(self._engines.values()), {}).get(spec.engine)
                 return _done(f"no worker of the cluster can run {spec.engine} ({problem})")
             every = len(workers) == len(self._engines)
-            job = (spec, text, direction, self._model(spec))
+            job = (self._model(spec), spec, *words)
             return self._send("speak", _speak, job, None if every else workers)
         if fn is render_chapter:
             cache_dir, chapter, key, clip_files, voices, sounds_dir, formats = args
@@ -232,7 +232,7 @@ def _engine_problems() -> dict[str, str | None]:
     return {name: engine.problem() for name, engine in ENGINES.items()}
 
 
-def _speak(spec, text: str, direction: str | None, model):
+def _speak(model, spec, *words):
     """speak_or_error, with a project's Piper model unpacked into this machine's temp folder
     (by content, at the path the voice names) in place of the project folder."""
     if model is not None:
@@ -243,7 +243,7 @@ def _speak(spec, text: str, direction: str | None, model):
             atomic_write_bytes(path.with_name(path.name + ".json"), config)
             atomic_write_bytes(path, data)
         spec = replace(spec, folder=str(folder))
-    return speak_or_error(spec, text, direction)
+    return speak_or_error(spec, *words)
 
 
 def _render(chapter, data: tuple[dict, dict[str, bytes]], voices, formats) -> dict[str, bytes]:

@@ -1,7 +1,9 @@
 """Transcripts and chapter files for podcast apps, from the timeline the mix stage produced.
 
 WebVTT carries the speaker as a voice tag (`<v MOM>`), which is what drama needs; SRT has no
-speaker field, so the name leads the text. Both come from the same cue pieces."""
+speaker field, so the name leads the text. Both come from the same cue pieces. A cue whose
+words `drama proof` timed gets a `<00:01:02.340>` tag before each word in the VTT, and its
+pieces start and end where their words do."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ class Caption:
     end: float
     speaker: str
     text: str
+    words: tuple[tuple[float, float, str], ...] = ()
 
 
 def captions(cues: Iterable[Cue]) -> list[Caption]:
@@ -35,7 +38,7 @@ def captions(cues: Iterable[Cue]) -> list[Caption]:
 def to_vtt(cues: Iterable[Cue]) -> str:
     blocks = ["WEBVTT"]
     for c in captions(cues):
-        text = _escape_vtt(c.text)
+        text = _timed(c) if c.words else _escape_vtt(c.text)
         voiced = f"<v {_escape_vtt(c.speaker)}>{text}" if c.speaker else text
         blocks.append(f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n{voiced}")
     return "\n\n".join(blocks) + "\n"
@@ -63,11 +66,25 @@ def chapters_json(marks: Iterable[Mark], title: str) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
+def _timed(caption: Caption) -> str:
+    """The caption's words, each after the first tagged with its start (strictly inside the
+    caption and increasing, as WebVTT asks)."""
+    out, last = [], caption.start
+    for index, (start, _, word) in enumerate(caption.words):
+        tagged = index > 0 and last < start < caption.end
+        out.append(f"<{_clock(start, '.')}>" * tagged + _escape_vtt(word))
+        last = start if tagged else last
+    return " ".join(out)
+
+
 def _split(cue: Cue) -> list[Caption]:
     text = " ".join(cue.text.split())
-    if len(text) <= MAX_CHARS:
-        return [Caption(cue.start, cue.end, cue.name, text)]
     words = text.split(" ")
+    timed = cue.words if len(cue.words) == len(words) else ()
+    if len(text) <= MAX_CHARS:
+        if timed:  # proof's words lie inside the cue: they can only tighten it
+            return [Caption(timed[0][0], timed[-1][1], cue.name, text, timed)]
+        return [Caption(cue.start, cue.end, cue.name, text)]
     width = len(text) / math.ceil(len(text) / MAX_CHARS)  # balanced pieces, not a short tail
     pieces: list[list[str]] = [[]]
     for word in words:
@@ -77,8 +94,12 @@ def _split(cue: Cue) -> list[Caption]:
     span, done, out = cue.end - cue.start, 0, []
     for piece in pieces:
         start = cue.start + span * done / len(words)
+        own = timed[done : done + len(piece)]
         done += len(piece)
-        out.append(Caption(start, cue.start + span * done / len(words), cue.name, " ".join(piece)))
+        end = cue.start + span * done / len(words)
+        if own:
+            start, end = own[0][0], own[-1][1]
+        out.append(Caption(start, end, cue.name, " ".join(piece), own))
     return out
 
 

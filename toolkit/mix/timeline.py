@@ -14,7 +14,8 @@ RATE = 44100
 @dataclass(frozen=True)
 class Cue:
     """One thing placed on the timeline. Times in seconds from the start of the chapter.
-    kind is 'speech', 'sfx', 'music' or 'bed'; name is the speaker or the sound."""
+    kind is 'speech', 'sfx', 'music' or 'bed'; name is the speaker or the sound. `words`, when
+    `drama proof` has timed them, holds (start, end, word) for each word of `text` as written."""
 
     start: float
     end: float
@@ -22,6 +23,7 @@ class Cue:
     name: str
     scene: str
     text: str = ""
+    words: tuple[tuple[float, float, str], ...] = ()
 
 
 @dataclass(frozen=True)

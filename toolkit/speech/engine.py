@@ -19,6 +19,8 @@ class EngineError(Exception):
 
 class Engine(ABC):
     name: str = ""
+    # The phoneme alphabet it reads inline as [[...]] (see toolkit/script/lexicon.py), if any.
+    alphabet: str | None = None
 
     @abstractmethod
     def problem(self) -> str | None:

@@ -16,6 +16,7 @@ from toolkit.speech.engine import TIMEOUT, Engine, EngineError
 _SYNCHRONOUS = 2
 _RATE, _PITCH = 1, 3
 _CHARS_UTF8 = 1
+_PHONEMES = 0x100  # espeakPHONEMES: [[...]] in the text is phoneme mnemonics
 _CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
@@ -36,6 +37,7 @@ def _library() -> tuple[ctypes.CDLL, int, Path]:
 
 class Espeak(Engine):
     name = "espeak"
+    alphabet = "espeak"  # its own mnemonics in [[...]], read with espeakPHONEMES
 
     def problem(self) -> str | None:
         try:
@@ -79,7 +81,7 @@ class Espeak(Engine):
                 raise EngineError(f"espeak has no voice '{spec.voice}'")
             lib.espeak_SetParameter(_RATE, int(175 * spec.rate), 0)
             lib.espeak_SetParameter(_PITCH, int(max(0, min(100, 50 + 4 * spec.pitch))), 0)
-            status = lib.espeak_Synth(data, len(data), 0, 0, 0, _CHARS_UTF8, None, None)
+            status = lib.espeak_Synth(data, len(data), 0, 0, 0, _CHARS_UTF8 | _PHONEMES, None, None)
             lib.espeak_Synchronize()
         if status != 0 or not samples:
             raise EngineError(f"espeak-ng failed (status {status})")

@@ -46,7 +46,8 @@ class Flite(Engine):
     def synthesize(self, text: str, spec: VoiceSpec, timeout: float = TIMEOUT) -> AudioSegment:
         with tempfile.TemporaryDirectory(prefix="drama-flite-") as tmp:
             text_file, wav = Path(tmp, "line.txt"), Path(tmp, "line.wav")
-            text_file.write_text(text, encoding="utf-8")
+            # Without a final newline flite drops a last one-word sentence ("Detached.").
+            text_file.write_text(text + "\n", encoding="utf-8")
             try:
                 subprocess.run(
                     self.command(spec, str(text_file), str(wav)),

@@ -214,6 +214,7 @@ def render(text: str, voice: str, speed: float) -> np.ndarray:
 
 
 class Kokoro(Engine):
+    alphabet = "ipa"  # [[...]] is taken as phonemes in its own (IPA-like) symbols
     name = "kokoro"
 
     def problem(self) -> str | None:

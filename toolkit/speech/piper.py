@@ -67,6 +67,7 @@ def _digest(path: Path, size: int, mtime: int) -> str:
 
 class Piper(Engine):
     name = "piper"
+    alphabet = "ipa"  # piper 1.3 reads [[ phonemes ]] inline
 
     def problem(self) -> str | None:
         try:

@@ -27,6 +27,7 @@ from toolkit.cast import Voice, VoiceSpec
 from toolkit.errors import DramaError
 from toolkit.fsutil import atomic_write_bytes
 from toolkit.mix.timeline import RATE
+from toolkit.script.lexicon import Lexicon
 from toolkit.script.model import Speech
 from toolkit.speech.engine import TIMEOUT, Engine, EngineError
 from toolkit.speech.espeak import Espeak
@@ -35,6 +36,7 @@ from toolkit.speech.flite import Flite
 from toolkit.speech.gtts import GTTS
 from toolkit.speech.kokoro import Kokoro
 from toolkit.speech.piper import Piper
+from toolkit.speech.pronounce import pronounce
 from toolkit.speech.text import normalize, split_sentences
 
 ENGINES: dict[str, Engine] = {
@@ -61,7 +63,7 @@ DIRECTIONS = {
     "quick": (1.1, 0.0),
     "laugh": (1.05, 1.0),
 }
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: flite is given a final newline (it dropped a last one-word sentence)
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,14 @@ def resolve(voice: Voice) -> tuple[VoiceSpec, ...]:
     return tuple(spec for spec in voice.chain if problem(spec) is None)
 
 
-def cache_key(spec: VoiceSpec, text: str, direction: str | None) -> str:
-    """Everything that changes the audio of a line, and nothing else (not its position)."""
+def spoken(spec: VoiceSpec, text: str, lexicon: Lexicon = ()) -> str:
+    """The text `spec`'s engine is given: normalized, with the lexicon in its alphabet."""
+    return pronounce(normalize(text), lexicon, ENGINES[spec.engine].alphabet)
+
+
+def cache_key(spec: VoiceSpec, text: str, direction: str | None, lexicon: Lexicon = ()) -> str:
+    """Everything that changes the audio of a line, and nothing else (not its position): the
+    lexicon only through the text it gives the engine, so an entry re-voices its own lines."""
     rate, gain = delivery(direction)
     engine = ENGINES[spec.engine]
     version = "+".join(filter(None, (engine.version(), engine.voice_version(spec))))
@@ -114,7 +122,7 @@ def cache_key(spec: VoiceSpec, text: str, direction: str | None) -> str:
         "pitch": spec.pitch,
         "volume": spec.volume + gain,
         "options": spec.options,
-        "text": normalize(text),
+        "text": spoken(spec, text, lexicon),
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
@@ -148,13 +156,13 @@ def level(samples: np.ndarray, gain_db: float) -> np.ndarray:
     return out / np.float32(peak / 0.98) if peak > 0.98 else out
 
 
-def speak(spec: VoiceSpec, text: str, direction: str | None) -> np.ndarray:
+def speak(spec: VoiceSpec, text: str, direction: str | None, lexicon: Lexicon = ()) -> np.ndarray:
     """Synthesize one line with one voice; long text goes to the engine in sentence pieces."""
     engine = ENGINES[spec.engine]
     rate, gain = delivery(direction)
     tuned = replace(spec, rate=spec.rate * rate)
     pieces = []
-    for piece in split_sentences(normalize(text), LIMITS[spec.engine]):
+    for piece in split_sentences(spoken(spec, text, lexicon), LIMITS[spec.engine]):
         samples = to_samples(engine.synthesize(piece, tuned))
         if len(samples) < RATE // 20 or float(np.max(np.abs(samples))) < 1e-3:
             raise EngineError(f"{spec.label()} returned silence")
@@ -162,10 +170,12 @@ def speak(spec: VoiceSpec, text: str, direction: str | None) -> np.ndarray:
     return level(np.concatenate(pieces[:-1]), spec.volume + gain)
 
 
-def speak_or_error(spec: VoiceSpec, text: str, direction: str | None) -> np.ndarray | str:
+def speak_or_error(
+    spec: VoiceSpec, text: str, direction: str | None, lexicon: Lexicon = ()
+) -> np.ndarray | str:
     """Worker entry point: the samples, or the engine's one-line complaint."""
     try:
-        return speak(spec, text, direction)
+        return speak(spec, text, direction, lexicon)
     except EngineError as exc:
         return str(exc)
 
@@ -231,8 +241,10 @@ class Synthesizer:
         cache_dir: Path,
         warn: Callable[[str], None],
         jobs: int | None = None,
+        lexicon: Lexicon = (),
     ):
         self.cast = cast
+        self.lexicon = lexicon
         self.cache_dir = cache_dir
         self.warn = warn
         self.jobs = jobs or os.cpu_count() or 1
@@ -290,7 +302,7 @@ class Synthesizer:
                 line.where.line,
                 line.where.column,
             )
-        return chain[0], cache_key(chain[0], line.text, line.direction)
+        return chain[0], cache_key(chain[0], line.text, line.direction, self.lexicon)
 
     def path(self, key: str) -> Path:
         return self.cache_dir / key[:2] / f"{key}.npy"
@@ -335,14 +347,17 @@ class Synthesizer:
         jobs = [(line, *self.key(line)) for line in lines]
         pooled = self._pooled or len(jobs) >= POOL_MIN_LINES and self.jobs > 1
         if not jobs or not pooled:
-            results = (speak_or_error(spec, line.text, line.direction) for line, spec, _ in jobs)
+            results = (
+                speak_or_error(spec, line.text, line.direction, self.lexicon)
+                for line, spec, _ in jobs
+            )
             return self._collect(jobs, results, progress)
         pool = self._pool or worker_pool(self.jobs if self._pooled else min(self.jobs, len(jobs)))
         futures: list[Future] = []
         healthy = False
         try:
             futures = [
-                pool.submit(speak_or_error, spec, line.text, line.direction)
+                pool.submit(speak_or_error, spec, line.text, line.direction, self.lexicon)
                 for line, spec, _ in jobs
             ]
             failed = self._collect(jobs, _outcomes(futures), progress)

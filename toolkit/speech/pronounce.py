@@ -1,0 +1,27 @@
+"""The lexicon applied to the text an engine receives, in the alphabet that engine reads."""
+
+from __future__ import annotations
+
+import re
+
+from toolkit.script.lexicon import Lexicon
+
+# How each alphabet is written inline; an engine with none gets the respelling.
+INLINE = {"ipa": "[[ {} ]]", "espeak": "[[{}]]"}
+
+
+def pronounce(text: str, lexicon: Lexicon, alphabet: str | None) -> str:
+    """`text` (already normalized) with each lexicon word, case-insensitive and whole, replaced
+    by its phonemes in `alphabet` where the entry has them, else by its respelling."""
+    said = {}
+    for entry in lexicon:
+        phonemes = dict(entry.phonemes).get(alphabet) if alphabet else None
+        if phonemes is not None:
+            said[entry.word.lower()] = INLINE[alphabet].format(phonemes)
+        elif entry.say is not None:
+            said[entry.word.lower()] = entry.say
+    if not said:
+        return text
+    words = "|".join(re.escape(w) for w in sorted(said, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w'\-])({words})(?![\w\-])", re.IGNORECASE)
+    return pattern.sub(lambda m: said[m[1].lower()], text)
