@@ -172,15 +172,18 @@ def render_chapter(
     voices: dict[str, Voice],
     sounds_dir: Path | None,
     formats: tuple[str, ...] = (),
+    helper: Executor | None = None,
 ) -> int:
     """Mix and master one chapter into the chapter cache (untagged MP3, any extra masters,
     and its timeline; the timeline last, as the mark that the entry is complete).
-    Takes only picklable inputs: it runs in a worker process."""
+    Takes only picklable inputs: it runs in a worker process (or here, with a `helper`
+    process to share the encoding)."""
     import numpy as np
 
     clips = {line: np.load(path) for line, path in clip_files.items()}
     library = Library(sounds_dir, cache_dir / "sounds")
-    store_chapter(cache_dir, key, master_chapter(chapter, clips, voices, library, formats))
+    files = master_chapter(chapter, clips, voices, library, formats, helper)
+    store_chapter(cache_dir, key, files)
     return chapter.number
 
 
@@ -190,6 +193,7 @@ def master_chapter(
     voices: dict[str, Voice],
     library: Library,
     formats: tuple[str, ...] = (),
+    helper: Executor | None = None,
 ) -> dict[str, bytes]:
     """One chapter mixed and mastered, as the cache files it makes (suffix -> bytes, the
     timeline ".json" last): no paths, so a cluster worker can run it."""
@@ -197,7 +201,7 @@ def master_chapter(
     from toolkit.mix.render import mix_chapter
 
     mixed = mix_chapter(chapter, clips, voices, library)
-    done = master_audio(mixed.audio)
+    done = master_audio(mixed.audio, helper)
     facts = {
         "duration": len(done.audio) / 44100,
         "lufs": done.lufs,
@@ -458,7 +462,8 @@ def render_all(
     pooled = synth.jobs > 1 and (len(chapters) > 1 or len(todo.lines) >= POOL_MIN_LINES)
     local = worker_pool(synth.jobs) if pooled and cluster is None else contextlib.nullcontext()
     queued = []
-    with local as pool:
+    alone = cluster is None and synth.jobs > 1 and len(chapters) == 1 and not pooled
+    with local as pool, _helper(alone) as helper:
         pool = cluster or pool
         with synth.session(len(todo.lines), pool):
             for chapter in chapters:
@@ -467,7 +472,7 @@ def render_all(
                 files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
                 job = (project.cache_dir, chapter, todo.chapters[chapter.number], files)
                 job += (checked.voices, sounds, formats)
-                future = _submit(pool, job)
+                future = _submit(pool, job, helper)
                 if future.done() and mix_tick:  # rendered here, not queued
                     mix_tick(1)
                 queued.append((future, job, future.done()))
@@ -483,7 +488,7 @@ def render_all(
     timings["mix+master"] = time.perf_counter() - started - timings.get("speech", 0.0)
 
 
-def _submit(pool: ProcessPoolExecutor | None, job: tuple) -> Future:
+def _submit(pool: ProcessPoolExecutor | None, job: tuple, helper: Executor | None) -> Future:
     """Queue a chapter's render in the pool, or render it here when there is no pool (or no
     longer one: killed for a hung engine)."""
     if pool is not None:
@@ -492,7 +497,7 @@ def _submit(pool: ProcessPoolExecutor | None, job: tuple) -> Future:
         except (BrokenProcessPool, RuntimeError):
             pass
     done: Future = Future()
-    done.set_result(render_chapter(*job))
+    done.set_result(render_chapter(*job, helper=helper))
     return done
 
 
@@ -513,6 +518,20 @@ def runner(scheduler: str | None, log: Log, warn: Log):
     from toolkit.cluster import connect
 
     return connect(scheduler, log, warn)
+
+
+@contextmanager
+def _helper(wanted: bool) -> Iterator[Executor | None]:
+    """A process to share the encoding of a chapter rendered here (an edit), started now so
+    that it has loaded the encoder by the time the mix is done."""
+    if not wanted:
+        yield None
+        return
+    from toolkit.master.encode import warm
+
+    with worker_pool(1) as helper:
+        helper.submit(warm)
+        yield helper
 
 
 @contextmanager

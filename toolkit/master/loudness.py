@@ -14,7 +14,8 @@ only where it has to:
   changes only the limited stretches, so only their loudness is recomputed.
 - Memory: a chapter is tens of MB per copy, so nothing holds one it doesn't need. The input
   is read in place, and the K-weighted signal and other whole-signal intermediates are
-  worked out piece by piece, which gives the same floats as whole-signal passes.
+  worked out piece by piece (K-weighting as its cut impulse response, mix/filters.py: no
+  scipy to import), to float32 precision of whole-signal recursive passes.
 """
 
 from __future__ import annotations
@@ -27,10 +28,8 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from pyloudnorm import IIRfilter
-from scipy.ndimage import maximum_filter1d, uniform_filter1d
-from scipy.signal import firwin, sosfilt
 
+from toolkit.mix.filters import Filter
 from toolkit.mix.timeline import RATE
 
 TARGET_LUFS = -16.0
@@ -49,22 +48,22 @@ _LUFS_AIM = 0.05
 _MAX_PASSES = 12
 _MAX_LIMITING_DB = 40.0  # deeper than this the "drama" is a click: stop chasing loudness
 
-# BS.1770 as pyloudnorm's Meter implements it, so our readings match the reference meter.
-_K_WEIGHTING = np.array(
-    [
-        np.concatenate([f.b, f.a])
-        for f in (
-            IIRfilter(4.0, 1 / math.sqrt(2), 1500.0, RATE, "high_shelf"),
-            IIRfilter(0.0, 0.5, 38.0, RATE, "high_pass"),
-        )
-    ],
-    dtype=np.float32,
+# BS.1770 K-weighting as pyloudnorm's Meter designs it at RATE (its IIRfilter high_shelf
+# 4 dB, Q 1/sqrt 2, 1500 Hz, then high_pass Q 0.5, 38 Hz; the tests check these against it),
+# so our readings match the reference meter.
+_K_WEIGHTING = Filter(
+    np.array(
+        [
+            [1.5309095946396625, -2.651169032402396, 1.1691668584809876],
+            [1.0, -1.663750110244495, 0.7126575309627482],
+            [0.994607809439911, -1.989215618879822, 0.994607809439911],
+            [1.0, -1.9892010416922554, 0.9892301960673886],
+        ]
+    ).reshape(2, 6)
 )
-_K_TAIL = 4096  # samples for the K-weighting's impulse response to fall under 1e-9
-# Added before K-weighting, far below any audio: through runs of digital silence the filter
-# state would decay into subnormal floats, which made the filter 15x slower there.
-_SUBNORMAL_GUARD = np.float32(1e-20)
-_PIECE = 8  # gating intervals (0.1 s each) per piece of K-weighted signal (see _KWeighted)
+_K_TAIL = 4096  # samples of zeros after which the K-weighting has rung out
+assert _K_WEIGHTING.taps <= _K_TAIL
+_PIECE = 13  # gating intervals (0.1 s each) per piece of K-weighted signal (see _KWeighted)
 _CHUNK = 1 << 16  # samples per piece of other whole-signal work
 _GATE_BLOCK = 0.4  # seconds
 _GATE_STEP = 0.25  # of a block: 75 % overlap
@@ -72,11 +71,14 @@ _ABSOLUTE_GATE = -70.0
 _RELATIVE_GATE = -10.0
 
 # True peak: 4x oversampling with resample_poly's default interpolator (an 81-tap Kaiser
-# windowed sinc), as a (taps, phases) matrix: one matrix product oversamples a window.
+# windowed sinc, firwin's design: sinc at the new Nyquist, Kaiser beta 5, unit DC gain), as
+# a (taps, phases) matrix: one matrix product oversamples a window.
 _OVERSAMPLE = 4
 _REACH = 10  # input samples the interpolator reaches on each side
 _TAPS = np.arange(-_REACH, _REACH + 1)
-_FIR = _OVERSAMPLE * firwin(2 * _REACH * _OVERSAMPLE + 1, 1 / _OVERSAMPLE, window=("kaiser", 5.0))
+_SINC = np.sinc(np.arange(-_REACH * _OVERSAMPLE, _REACH * _OVERSAMPLE + 1) / _OVERSAMPLE)
+_SINC *= np.kaiser(len(_SINC), 5.0)
+_FIR = _OVERSAMPLE * _SINC / _SINC.sum()
 # weight of x[n + tap] in the value at n + phase / 4
 _PHASES = np.append(_FIR, np.zeros(_OVERSAMPLE))[
     np.arange(_OVERSAMPLE) + _OVERSAMPLE * (_REACH - _TAPS[:, None])
@@ -262,8 +264,9 @@ class Leveler:
         # Held over _ATTACK + 2 * _HOLD + 1 samples ahead, then averaged over _ATTACK
         # behind: every sample gets at least its own need, ramped in linearly.
         size = _ATTACK + 2 * _HOLD + 1
-        held = maximum_filter1d(need, size, origin=_HOLD - size // 2)
-        ramped = uniform_filter1d(held, _ATTACK, mode="nearest", origin=(_ATTACK - 1) // 2)
+        held = _window_max(np.pad(need, (_HOLD, size - 1 - _HOLD), mode="symmetric"), size)
+        summed = np.cumsum(np.pad(held, (_ATTACK, 0), mode="edge"))
+        ramped = (summed[_ATTACK:] - summed[:-_ATTACK]) / _ATTACK
         # Release: each sample keeps the decayed reduction of every sample before it (a
         # running maximum in the log domain, where decay is a straight line).
         t = _ranges(starts, stops) / _RELEASE
@@ -319,9 +322,10 @@ class Leveler:
         inside = np.minimum(self.gating.edges - starts[stretch], lengths[stretch])
         before = np.where(stretch >= 0, offsets[stretch] + inside, 0)  # samples before each
         at_edges = np.zeros(len(before))
-        state, summed = None, np.zeros(1)
-        # A _CHUNK of the stretches at a time: the filter's state and the running sum carry
-        # over, so the floats are those of one pass over them all.
+        history = np.zeros((self.x.shape[0], _K_WEIGHTING.taps - 1), np.float32)
+        summed = np.zeros(1)
+        # A _CHUNK of the stretches at a time: the filter's input history and the running
+        # sum carry over.
         for lo in range(0, int(lengths.sum()), _CHUNK):
             hi = min(lo + _CHUNK, int(lengths.sum()))
             part = (offsets < hi) & (offsets + lengths > lo)
@@ -333,7 +337,8 @@ class Leveler:
             gains *= np.float32(gain)
             removed = self.x[:, _ranges(part_starts, part_stops)]
             removed *= gains
-            removed, state = _k_weighted(removed, state)  # minus the change
+            raw, removed = removed, _K_WEIGHTING(removed, history)  # minus the change
+            history = _K_WEIGHTING.history(np.concatenate([history, raw], axis=1), None)
             # (g k + r)^2 - (g k)^2 = r (2 g k + r): the change of each sample's power
             weighted = self.k.at(part_starts, part_stops)
             weighted *= np.float32(2 * gain)
@@ -399,20 +404,17 @@ class _KWeighted:
     """The K-weighted signal of (channels, samples) `x`, filtered a piece of _PIECE gating
     intervals at a time: the energy of each interval (summed in float64: the gain search
     subtracts what limiting removes, which can be nearly all of it), and the weighted
-    samples of any piece again on demand, from the filter's state at its start. Piece by
-    piece gives the floats of one pass without holding the whole weighted signal."""
+    samples of any piece again on demand, the same floats, without holding the whole
+    weighted signal."""
 
     def __init__(self, x: np.ndarray, gating: _Gating) -> None:
         self.x = x
         edges = gating.edges
         self.bounds = np.unique(np.r_[edges[::_PIECE], edges[-1], x.shape[1]])
-        self.states: list[np.ndarray] = []
         self.pieces: dict[int, np.ndarray] = {}  # the ones asked for
         energies = []
-        state = np.zeros((len(_K_WEIGHTING), x.shape[0], 2), np.float32)
         for lo, hi in pairwise(self.bounds):
-            self.states.append(state)
-            k, state = _k_weighted(x[:, lo:hi], state)
+            k = self.piece(lo, hi)
             if hi <= edges[-1]:  # pieces start and end on edges up to there
                 inner = edges[np.searchsorted(edges, lo) : np.searchsorted(edges, hi)]
                 energies.append(np.add.reduceat(_power(k), inner - lo, dtype=np.float64))
@@ -430,12 +432,14 @@ class _KWeighted:
             while start < stop:  # through the pieces the stretch spans
                 lo, end = bounds[piece], min(stop, bounds[piece + 1])
                 if piece not in self.pieces:
-                    self.pieces[piece] = _k_weighted(
-                        self.x[:, lo : bounds[piece + 1]], self.states[piece]
-                    )[0]
+                    self.pieces[piece] = self.piece(lo, bounds[piece + 1])
                 out[:, to : to + end - start] = self.pieces[piece][:, start - lo : end - lo]
                 to, start, piece = to + end - start, end, piece + 1
         return out
+
+    def piece(self, lo: int, hi: int) -> np.ndarray:
+        """Samples lo..hi K-weighted, from the input before them."""
+        return _K_WEIGHTING(self.x[:, lo:hi], _K_WEIGHTING.history(self.x, lo))
 
 
 try:
@@ -456,15 +460,6 @@ def _channels_first(audio: np.ndarray) -> np.ndarray:
     """(channels, samples) float32: a view of the input when it is float32 already."""
     x = np.asarray(audio, dtype=np.float32)
     return x[None] if x.ndim == 1 else x.T
-
-
-def _k_weighted(x: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(channels, samples) `x` K-weighted from the filter `state` (at rest by default), and
-    the state after it: a signal weighted piece by piece, each piece from the state the last
-    one left, comes out in the very floats of one pass."""
-    if state is None:
-        state = np.zeros((len(_K_WEIGHTING), x.shape[0], 2), np.float32)
-    return sosfilt(_K_WEIGHTING, x + _SUBNORMAL_GUARD, axis=-1, zi=state)
 
 
 def _power(k: np.ndarray) -> np.ndarray:
@@ -551,6 +546,15 @@ def _oversampled_peaks(x: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     up = np.abs(sliding_window_view(windows, len(_TAPS), axis=-1) @ _PHASES)
     # one maximum per phase: far faster than a reduction over the short last axis
     return reduce(np.maximum, (up[..., p] for p in range(_OVERSAMPLE))).max(axis=0)
+
+
+def _window_max(a: np.ndarray, size: int) -> np.ndarray:
+    """max(a[i : i + size]) for each i that fits, in log2(size) passes."""
+    width = 1
+    while 2 * width <= size:
+        a, width = np.maximum(a[:-width], a[width:]), 2 * width
+    n = len(a) - (size - width)
+    return np.maximum(a[:n], a[size - width :])
 
 
 def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from typing import NamedTuple
 
 import numpy as np
@@ -40,18 +41,19 @@ class Mastered(NamedTuple):
     true_peak: float  # dBTP of the decoded MP3
 
 
-def master_audio(audio: np.ndarray) -> Mastered:
+def master_audio(audio: np.ndarray, helper: Executor | None = None) -> Mastered:
     """Normalize and encode; if the decoded MP3 misses the targets, shift the loudness aim
     and add limiter headroom by what was missed and redo (normal speech passes first time).
     The input is analysed once; a redo reuses that and pays mostly for the encode.
 
     Besides the input, one chapter-length buffer at a time: the normalized audio is let go
-    while the MP3 is decoded and measured, and rendered again for the result."""
+    while the MP3 is decoded and measured, and rendered again for the result. A `helper`
+    process, when given, encodes half the MP3 (the same bytes as without it)."""
     leveler = Leveler(audio)
     target, headroom = TARGET_LUFS, LIMITER_HEADROOM_DB
     for _ in range(_MAX_ENCODES):
         normalized, setting = leveler.level(target, CEILING_DB - headroom)
-        mp3 = encode_mp3(normalized)
+        mp3 = encode_mp3(normalized, helper=helper)
         del normalized
         decoded = decode(mp3)
         lufs, peak = integrated_lufs(decoded), true_peak_db(decoded)

@@ -9,9 +9,9 @@ from functools import partial
 
 import numpy as np
 from pedalboard import Compressor, Distortion, Pedalboard, Reverb
-from scipy.signal import butter, ellip, sosfilt
 
 from toolkit.cast import Voice
+from toolkit.mix.filters import Filter
 from toolkit.mix.timeline import RATE, Cue, Mark, MixedChapter
 from toolkit.script.model import Ambience, Chapter, Music, Pause, Scene, Sfx, Speech
 
@@ -62,10 +62,29 @@ ROOMS: dict[str, Room | None] = {
 # direct sound (the reverb stays, which is what makes it sound far) and fewer highs.
 OFFSTAGE_ROOM = {"small": "large", "medium": "large"}
 OFFSTAGE_DB, OFFSTAGE_LOWPASS = -9.0, 1800.0
+# 12 dB/octave (pedalboard's LowpassFilter is only first order, too gentle to darken):
+# scipy.signal.butter(2, OFFSTAGE_LOWPASS, "lowpass", fs=RATE, output="sos").
+LOWPASS = Filter(
+    [
+        [0.013865618919745607, 0.027731237839491215, 0.013865618919745607]
+        + [1.0, -1.6403712933454329, 0.6958337690244153]
+    ]
+)
 # Telephone: squashed and a little driven, then through an elliptic band-pass steep enough
 # that next to nothing is left below 300 Hz or above 3.5 kHz.
 PHONE_BAND, PHONE_DB = (340.0, 3100.0), 4.0  # makeup: squashing and band-limiting cost ~8 LU
-PHONE_FILTER = ellip(6, 1.0, 60.0, PHONE_BAND, "bandpass", fs=RATE, output="sos")
+# scipy.signal.ellip(6, 1.0, 60.0, PHONE_BAND, "bandpass", fs=RATE, output="sos")
+PHONE_FILTER = Filter(
+    [
+        [1.6471137794792305e-03, -4.3092734568977856e-04, 1.6471137794792309e-03]
+        + [1.0, -1.8080386668939428e00, 8.5775300796630372e-01],
+        [1.0, -1.5354246569814616e00, 1.0, 1.0, -1.7712070337430579e00, 9.0512392626177152e-01],
+        [1.0, -1.9998460782407541e00, 1.0, 1.0, -1.9313172742970937e00, 9.3976028332484807e-01],
+        [1.0, -1.6820648154021347e00, 1.0, 1.0, -1.7835700590403949e00, 9.7216959957496307e-01],
+        [1.0, -1.9990998249669025e00, 1.0, 1.0, -1.9814971674726143e00, 9.8471775250648008e-01],
+        [1.0, -1.9986302434955707e00, 1.0, 1.0, -1.9944459109061230e00, 9.9679685489459302e-01],
+    ]
+)
 
 
 ONSET_DB, ONSET_LEAD = 20.0, 0.02  # where a cue says a line starts: see audible_onset
@@ -138,16 +157,11 @@ def reverb(mono: np.ndarray, room: Room) -> np.ndarray:
     return wet
 
 
-def lowpass(mono: np.ndarray, freq: float) -> np.ndarray:
-    """12 dB/octave: pedalboard's LowpassFilter is only first order, too gentle to darken."""
-    return sosfilt(butter(2, freq, "lowpass", fs=RATE, output="sos"), mono).astype(np.float32)
-
-
 def phone(mono: np.ndarray) -> np.ndarray:
     """What a phone line or a small speaker lets through."""
     board = Pedalboard([Compressor(threshold_db=-24.0, ratio=4.0), Distortion(drive_db=6.0)])
     driven = board(mono[None, :].astype(np.float32), RATE)[0]
-    return sosfilt(PHONE_FILTER, driven).astype(np.float32) * gain(PHONE_DB)
+    return PHONE_FILTER(driven) * gain(PHONE_DB)
 
 
 def speech_room(line: Speech, room: str) -> str:
@@ -167,7 +181,7 @@ def treat_speech(samples: np.ndarray, line: Speech, voice: Voice, room: str) -> 
     if line.ext == "V.O.":
         return place(samples, 0.0, heard_in)
     if line.ext == "O.S.":
-        return place(lowpass(samples, OFFSTAGE_LOWPASS), voice.pan, heard_in, OFFSTAGE_DB)
+        return place(LOWPASS(samples), voice.pan, heard_in, OFFSTAGE_DB)
     if line.ext == "FILTERED":
         return place(phone(samples), voice.pan, heard_in)
     return place(samples, voice.pan, heard_in)

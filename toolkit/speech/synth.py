@@ -15,11 +15,11 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from math import gcd
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import soxr
 from pydub import AudioSegment
 from pydub.silence import detect_leading_silence
 
@@ -63,7 +63,9 @@ DIRECTIONS = {
     "quick": (1.1, 0.0),
     "laugh": (1.05, 1.0),
 }
-CACHE_VERSION = "2"  # 2: flite is given a final newline (it dropped a last one-word sentence)
+# 2: flite is given a final newline (it dropped a last one-word sentence);
+# 3: resampled with soxr and levelled with the master's meter (no scipy on the edit path)
+CACHE_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -129,24 +131,23 @@ def cache_key(spec: VoiceSpec, text: str, direction: str | None, lexicon: Lexico
 
 def to_samples(segment: AudioSegment) -> np.ndarray:
     """Engine audio to float32 mono at RATE with its leading and trailing silence trimmed."""
-    from scipy.signal import resample_poly  # imported on first use: slow to import
-
     segment = segment.set_channels(1)
     head = detect_leading_silence(segment, silence_threshold=-50.0, chunk_size=5)
     tail = detect_leading_silence(segment.reverse(), silence_threshold=-50.0, chunk_size=5)
     segment = segment[max(0, head - 10) : max(head, len(segment) - tail + 10)]
     scale = float(1 << (8 * segment.sample_width - 1))
     samples = np.array(segment.get_array_of_samples(), dtype=np.float32) / scale
-    step = gcd(RATE, segment.frame_rate)
-    return resample_poly(samples, RATE // step, segment.frame_rate // step).astype(np.float32)
+    if segment.frame_rate == RATE:
+        return samples
+    return soxr.resample(samples, segment.frame_rate, RATE, quality="HQ").astype(np.float32)
 
 
 def level(samples: np.ndarray, gain_db: float) -> np.ndarray:
     """Bring a clip to SPEECH_LUFS (RMS for clips too short to gate), then apply `gain_db`."""
     if len(samples) >= int(0.4 * RATE):
-        import pyloudnorm
+        from toolkit.master.loudness import integrated_lufs  # the meter the master uses
 
-        loudness = pyloudnorm.Meter(RATE).integrated_loudness(samples.astype(np.float64))
+        loudness = integrated_lufs(samples)
     else:
         loudness = 20 * np.log10(np.sqrt(np.mean(samples**2)) + 1e-12) - 0.7
     if not np.isfinite(loudness):

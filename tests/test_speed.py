@@ -1,0 +1,158 @@
+"""What makes an edit quick must not change what listeners get: the MP3 encoded in spliced
+segments (in parallel or not) is one valid gapless CBR file, an edited build's files are
+those of a cold build of the edited script, and a build imports no scipy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CHAPTER_ONE, run_cli, write_project
+
+from toolkit.master import splice
+from toolkit.master.encode import _encode_mp3_all, decode, encode_mp3
+from toolkit.master.loudness import normalize
+from toolkit.mix.timeline import RATE
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def long_audio() -> np.ndarray:
+    """100 s of mastered speech-like sound: syllables of harmonics in bursts, with pauses."""
+    rng = np.random.default_rng(11)
+    t = np.arange(100 * RATE) / RATE
+    pitch = 140 + 30 * np.sin(2 * np.pi * 0.3 * t)
+    voice = sum(np.sin(2 * np.pi * k * np.cumsum(pitch) / RATE) / k for k in range(1, 8))
+    envelope = np.clip(np.sin(2 * np.pi * 3.1 * t), 0, None) * (np.sin(2 * np.pi * 0.11 * t) > -0.3)
+    mono = voice * envelope + 0.01 * rng.standard_normal(len(t))
+    stereo = np.stack([mono, 0.8 * mono], axis=1).astype(np.float32)
+    return normalize(stereo)
+
+
+@pytest.fixture(scope="module")
+def spliced(long_audio: np.ndarray) -> bytes:
+    assert len(splice.segments(len(long_audio))) == 3  # two cuts to splice
+    return encode_mp3(long_audio)
+
+
+def _crc16_arc(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def test_spliced_mp3_is_one_valid_gapless_cbr_file(tmp_path: Path, long_audio, spliced) -> None:
+    path = tmp_path / "spliced.mp3"
+    path.write_bytes(spliced)
+    checked = subprocess.run(["mp3val", str(path)], capture_output=True, text=True, check=True)
+    problems = [
+        line
+        for line in checked.stdout.splitlines()
+        if line.startswith(("WARNING", "ERROR")) and "No supported tags" not in line
+    ]
+    assert not problems, checked.stdout
+    assert "CBR" in checked.stdout
+    # ffmpeg reads the LAME header's delay and padding: exactly the samples that went in.
+    pcm = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-c:a", "pcm_f32le", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert len(pcm) // 8 == len(long_audio)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=duration,start_time,bit_rate"]
+        + ["-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert int(stream["bit_rate"]) == 128000
+    seconds = float(stream["duration"]) - float(stream["start_time"])
+    assert abs(seconds - len(long_audio) / RATE) < splice.FRAME / RATE
+
+
+def test_spliced_header_matches_a_whole_encode(long_audio, spliced) -> None:
+    whole = _encode_mp3_all([long_audio], 128)[0]
+    ours, theirs = splice.frames(spliced), splice.frames(whole)
+    assert len(ours) == len(theirs) and len(spliced) == len(whole)
+    assert all(f.length in (417, 418) for f in ours)  # every frame 128 kbps
+    a, b = spliced.index(b"Info"), whole.index(b"Info")
+    assert spliced[a : a + 16] == whole[b : b + 16]  # flags, frame count, bytes
+    toc = np.frombuffer(spliced[a + 16 : a + 116], np.uint8).astype(int)
+    assert np.abs(toc - np.frombuffer(whole[b + 16 : b + 116], np.uint8)).max() <= 1
+    lame = a + 120
+    # encoder string and settings, delay and padding, music length as LAME wrote them
+    assert spliced[lame : lame + 32] == whole[b + 120 : b + 152]
+    music = _crc16_arc(spliced[ours[1].offset :])
+    assert int.from_bytes(spliced[lame + 32 : lame + 34], "big") == music
+    assert int.from_bytes(spliced[lame + 34 : lame + 36], "big") == _crc16_arc(spliced[: lame + 34])
+
+
+def test_spliced_audio_is_as_faithful_as_a_whole_encode(long_audio, spliced) -> None:
+    # Around each cut as everywhere: the splice adds no click and no dropout.
+    whole = decode(_encode_mp3_all([long_audio], 128)[0])
+    ours = decode(spliced)
+    delay = splice.DELAY + 529  # LAME's delay plus the decoder's
+    for k in range(1, len(splice.segments(len(long_audio)))):
+        cut = k * splice.SEGMENT * splice.FRAME
+        lo, hi = cut - RATE // 4, cut + splice.SEARCH * splice.FRAME + RATE // 4
+        source = long_audio[lo:hi]
+        for decoded in (ours, whole):
+            assert decoded[lo + delay : hi + delay].shape == source.shape
+        noise = [
+            np.sqrt(((d[lo + delay : hi + delay] - source) ** 2).mean()) for d in (ours, whole)
+        ]
+        assert noise[0] < 1.5 * noise[1] + 1e-4, noise
+        worst = np.abs(ours[lo + delay : hi + delay] - source).max()
+        assert worst < 4 * np.abs(whole[lo + delay : hi + delay] - source).max()
+
+
+def test_helper_process_gives_the_same_bytes(long_audio, spliced) -> None:
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as helper:
+        assert encode_mp3(long_audio, helper=helper) == spliced
+
+
+def test_edited_build_equals_cold_build_of_the_edit(tmp_path: Path) -> None:
+    edited = CHAPTER_ONE.replace("That's fair.", "That's more than fair.")
+    root = write_project(tmp_path / "edited")
+    assert run_cli("build", "-C", str(root), "-q").exit_code == 0
+    (root / "script/01-one.yaml").write_text(edited)
+    assert run_cli("build", "-C", str(root), "-q").exit_code == 0
+    cold = write_project(tmp_path / "cold", {"script/01-one.yaml": edited})
+    assert run_cli("build", "-C", str(cold), "-q", "-j", "1").exit_code == 0
+    files = sorted(p.relative_to(cold) for p in (cold / "build").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(root) for p in (root / "build").rglob("*") if p.is_file())
+    for name in files:
+        assert (root / name).read_bytes() == (cold / name).read_bytes(), name
+
+
+def test_edit_build_imports_no_scipy(tmp_path: Path) -> None:
+    # scipy takes 1-2 s to import: more than the rest of a one-line edit's mix and master.
+    root = write_project(tmp_path / "show")
+    assert run_cli("build", "-C", str(root), "-q").exit_code == 0
+    (root / "script/01-one.yaml").write_text(CHAPTER_ONE.replace("That's fair.", "Fair."))
+    code = (
+        "import sys\n"
+        "from toolkit.cli import main\n"
+        "try:\n"
+        f"    main(['build', '-C', {str(root)!r}, '-q'])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'pyloudnorm'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+    assert (root / "build/episodes/01-one.mp3").exists()
