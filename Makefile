@@ -43,7 +43,7 @@ clean:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,deploy]'
+	$(BIN)/python -m pip install --quiet -e '.[test,deploy,cluster]'
 	touch $@
 
 # Debian packages: installed only when running as root and a program is missing (a voice

@@ -128,6 +128,28 @@ def story_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def built_story(story_root: Path, tmp_path_factory) -> Path:
+    """The shipped story, cold-built once per run (minutes with its neural voices): tests copy
+    it, cache included, rather than each paying for its own cold build."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("built-story")
+    for folder in ("script", "voices", "sounds"):
+        shutil.copytree(story_root / folder, root / folder)
+    result = run_cli("build", "-C", str(root), "-q")
+    assert result.exit_code == 0, result.stderr
+    return root
+
+
+def copy_project(source: Path, destination: Path) -> Path:
+    """A built production copied with its cache, so a rebuild there only redoes what changes."""
+    import shutil
+
+    shutil.copytree(source, destination, symlinks=True)
+    return destination
+
+
 def run_cli(*args: str):
     """Invoke `drama` in-process with stderr captured apart from stdout (click 8.1 and 8.2+)."""
     from click.testing import CliRunner

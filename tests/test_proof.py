@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli, write_project
+from conftest import copy_project, run_cli, write_project
 
 from toolkit.cast import VoiceSpec
 from toolkit.proof.words import align, comparable, respell
@@ -121,10 +121,7 @@ def test_proof_flags_a_sabotaged_voice_and_hears_only_what_changed(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_the_shipped_story_proofs_clean(tmp_path: Path, story_root: Path) -> None:
-    root = tmp_path / "story"
-    for folder in ("script", "voices"):
-        shutil.copytree(story_root / folder, root / folder)
-    assert run_cli("build", "-C", str(root), "-q").exit_code == 0
+def test_the_shipped_story_proofs_clean(tmp_path: Path, built_story: Path) -> None:
+    root = copy_project(built_story, tmp_path / "story")
     result = run_cli("proof", "-C", str(root))
     assert result.exit_code == 0, result.output

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import feedparser
@@ -11,7 +10,7 @@ import numpy as np
 import podcastparser
 import pyloudnorm
 import pytest
-from conftest import run_cli
+from conftest import copy_project, run_cli
 from mutagen.id3 import ID3
 from pedalboard.io import AudioFile
 from scipy.signal import resample_poly
@@ -25,13 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("story")
-    for folder in ("script", "voices", "sounds"):
-        shutil.copytree(REPO / folder, root / folder)
-    result = run_cli("build", "-C", str(root), "-q")
-    assert result.exit_code == 0, result.stderr
-    return root
+def story(built_story: Path, tmp_path_factory) -> Path:
+    """The cold-built story, copied: a test here edits and rebuilds it."""
+    return copy_project(built_story, tmp_path_factory.mktemp("story") / "story")
 
 
 def decoded(path: Path) -> np.ndarray:

@@ -36,6 +36,7 @@ from toolkit.publish import guard
 from toolkit.script.lexicon import Lexicon, load_lexicon
 from toolkit.script.loader import load_show
 from toolkit.script.model import Ambience, Chapter, Music, Pause, Sfx, Show, Speech
+from toolkit.shared_cache import shared_cache
 from toolkit.speech.synth import POOL_MIN_LINES, Synthesizer, worker_pool
 from toolkit.staging import site_problem, staged
 
@@ -195,13 +196,28 @@ def render_chapter(
     process to share the encoding)."""
     import numpy as np
 
+    clips = {line: np.load(path) for line, path in clip_files.items()}
+    library = Library(sounds_dir, cache_dir / "sounds")
+    files = master_chapter(chapter, clips, voices, library, formats, helper)
+    store_chapter(cache_dir, key, files)
+    return chapter.number
+
+
+def master_chapter(
+    chapter: Chapter,
+    clips: dict[Speech, object],
+    voices: dict[str, Voice],
+    library: Library,
+    formats: tuple[str, ...] = (),
+    helper: Executor | None = None,
+) -> dict[str, bytes]:
+    """One chapter mixed and mastered, as the cache files it makes (suffix -> bytes, the
+    timeline ".json" last): no paths, so a cluster worker can run it."""
     from toolkit.master.master import extra_masters, master_audio
     from toolkit.mix.render import mix_chapter
 
-    clips = {line: np.load(path) for line, path in clip_files.items()}
-    mixed = mix_chapter(chapter, clips, voices, Library(sounds_dir, cache_dir / "sounds"))
+    mixed = mix_chapter(chapter, clips, voices, library)
     done = master_audio(mixed.audio, helper)
-    folder = cache_dir / "chapters"
     facts = {
         "duration": len(done.audio) / 44100,
         "lufs": done.lufs,
@@ -209,11 +225,14 @@ def render_chapter(
         "cues": [[c.start, c.end, c.kind, c.name, c.scene, c.text] for c in mixed.cues],
         "marks": [[m.start, m.end] for m in mixed.marks],
     }
-    atomic_write_bytes(folder / f"{key}.mp3", done.mp3)
-    for suffix, data in extra_masters(done.audio, formats).items():
-        atomic_write_bytes(folder / f"{key}{suffix}", data)
-    atomic_write_bytes(folder / f"{key}.json", json.dumps(facts).encode())
-    return chapter.number
+    files = {".mp3": done.mp3, **extra_masters(done.audio, formats)}
+    return files | {".json": json.dumps(facts).encode()}
+
+
+def store_chapter(cache_dir: Path, key: str, files: dict[str, bytes]) -> None:
+    """Write a mastered chapter's files into the cache, in order (the timeline last)."""
+    for suffix, data in files.items():
+        atomic_write_bytes(cache_dir / "chapters" / f"{key}{suffix}", data)
 
 
 def publish_chapter(
@@ -337,11 +356,13 @@ def build(
     formats: tuple[str, ...] = (),
     strict: bool = False,
     hold: bool = False,
+    scheduler: str | None = None,
 ) -> list[Episode]:
     """Render the production into build/: only what changed since the last build, the
     show's formats plus `formats`. Chapters dated after guard.today() are announced; with
     `hold` they stay out of build/ (rendered into the cache) until their day. Guardrail findings are warnings,
-    or refuse the build when `strict`. `timings`, when given, receives each stage's seconds."""
+    or refuse the build when `strict`. `timings`, when given, receives each stage's seconds;
+    `scheduler`, a Dask scheduler's address, runs the syntheses and renders on its cluster."""
     timings = {} if timings is None else timings
     with timed(timings, "check"):
         checked = check(project)
@@ -363,31 +384,23 @@ def build(
             log(reason)
         return []
     site_problem(project.build_dir)
+    released = guard.released(show, day) if hold else list(show.chapters)
+    shared = shared_cache(show.cache, warn)
     try:
-        released = guard.released(checked.show, day) if hold else list(checked.show.chapters)
-        return _build(project, checked, synth, log, progress, timings, formats, released)
-    except OSError as exc:
+        with runner(scheduler, log, warn) as pool, locked(project, log):
+            todo = plan(project, checked, synth, formats)
+            if shared and shared.pull(project.cache_dir, entries(synth, todo, formats)):
+                todo = plan(project, checked, synth, formats)
+            sweep_temporaries(project)
+            render_all(project, checked, synth, todo, progress, formats, timings, pool)
+            if shared:
+                shared.push(project.cache_dir, entries(synth, todo, formats))
+            with timed(timings, "publish"):
+                with staged(project.build_dir) as site:
+                    episodes = publish(project, site, checked, released, todo.chapters, formats)
+                episodes = [moved(e, site, project.build_dir) for e in episodes]
+    except OSError as exc:  # a full, read-only or immutable disk: one line, what to do
         raise disk_error(exc, project.root) from None
-
-
-def _build(
-    project: Project,
-    checked: Checked,
-    synth: Synthesizer,
-    log: Log,
-    progress: Progress | None,
-    timings: dict[str, float],
-    formats: tuple[str, ...],
-    released: list[Chapter],
-) -> list[Episode]:
-    with locked(project, log):
-        todo = plan(project, checked, synth, formats)
-        sweep_temporaries(project)
-        render_all(project, checked, synth, todo, progress, formats, timings)
-        with timed(timings, "publish"):
-            with staged(project.build_dir) as site:
-                episodes = publish(project, site, checked, released, todo.chapters, formats)
-            episodes = [moved(e, site, project.build_dir) for e in episodes]
     log(f"synthesized {len(todo.lines)} lines, rendered {len(todo.render)} chapters")
     return episodes
 
@@ -484,11 +497,13 @@ def render_all(
     progress: Progress | None,
     formats: tuple[str, ...],
     timings: dict[str, float],
+    cluster: Executor | None = None,
 ) -> None:
     """Voice the missing lines and mix and master the chapters the plan names, as a pipeline
-    in one pool of workers: each chapter is queued for mastering as soon as its own lines are
-    voiced, while the other workers go on with the next chapter's lines. `timings` gets the
-    seconds spent waiting on speech and the mastering time left over once speech was done."""
+    in one pool of workers (local processes, or a `cluster` runner): each chapter is queued
+    for mastering as soon as its own lines are voiced, while the other workers go on with the
+    next chapter's lines. `timings` gets the seconds spent waiting on speech and the
+    mastering time left over once speech was done."""
     started = time.perf_counter()
     speech_tick = progress("speech", len(todo.lines)) if progress and todo.lines else None
     mix_tick = progress("mix+master", len(todo.render)) if progress and todo.render else None
@@ -497,11 +512,11 @@ def render_all(
     # Longest first (by words spoken), so the render left running alone at the end is short.
     chapters.sort(key=lambda c: -sum(len(line.text.split()) for line in speech_lines(c)))
     pooled = synth.jobs > 1 and (len(chapters) > 1 or len(todo.lines) >= POOL_MIN_LINES)
+    local = worker_pool(synth.jobs) if pooled and cluster is None else contextlib.nullcontext()
     queued = []
-    with (
-        worker_pool(synth.jobs) if pooled else contextlib.nullcontext() as pool,
-        _helper(synth.jobs > 1 and len(chapters) == 1 and not pooled) as helper,
-    ):
+    alone = cluster is None and synth.jobs > 1 and len(chapters) == 1 and not pooled
+    with local as pool, _helper(alone) as helper:
+        pool = cluster or pool
         with synth.session(len(todo.lines), pool):
             for chapter in chapters:
                 with timed(timings, "speech"):
@@ -536,6 +551,25 @@ def _submit(pool: ProcessPoolExecutor | None, job: tuple, helper: Executor | Non
     done: Future = Future()
     done.set_result(render_chapter(*job, helper=helper))
     return done
+
+
+def entries(synth: Synthesizer, todo: Plan, formats: tuple[str, ...]) -> list[str]:
+    """The cache files (relative to .cache) of the lines and chapters a plan makes."""
+    lines = [
+        synth.path(synth.key(line)[1]).relative_to(synth.cache_dir.parent) for line in todo.lines
+    ]
+    suffixes = dict.fromkeys(("mp3", *master_formats(formats), "json"))
+    chapters = [f"chapters/{todo.chapters[n]}.{ext}" for n in todo.render for ext in suffixes]
+    return [str(path) for path in lines] + chapters
+
+
+def runner(scheduler: str | None, log: Log, warn: Log):
+    """The cluster to render on, or nothing (a local pool); dask is imported only here."""
+    if not scheduler:
+        return contextlib.nullcontext()
+    from toolkit.cluster import connect
+
+    return connect(scheduler, log, warn)
 
 
 @contextmanager

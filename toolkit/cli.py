@@ -154,6 +154,12 @@ def progress_bars(quiet: bool):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write each stage's seconds as JSON (used by bench/).",
 )
+@click.option(
+    "--scheduler",
+    envvar="DRAMA_SCHEDULER",
+    metavar="tcp://HOST:PORT",
+    help="Synthesize and render on this Dask cluster (env DRAMA_SCHEDULER; extra 'cluster').",
+)
 def build_command(
     root: Path,
     quiet: bool,
@@ -163,13 +169,16 @@ def build_command(
     timings: Path | None,
     strict: bool,
     hold: bool,
+    scheduler: str | None,
 ) -> None:
     """Render every chapter to build/episodes/ and write build/feed.xml."""
     started = time.monotonic()
     log = echo_unless(quiet) if not dry_run else click.echo
     stages: dict[str, float] = {}
     bars = progress_bars(quiet)
-    episodes = build(Project(root), log, warn, bars, jobs, dry_run, stages, formats, strict, hold)
+    episodes = build(
+        Project(root), log, warn, bars, jobs, dry_run, stages, formats, strict, hold, scheduler
+    )
     if timings:
         stages["total"] = time.monotonic() - started
         timings.write_text(json.dumps(stages, indent=2))

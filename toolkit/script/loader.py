@@ -31,10 +31,12 @@ from toolkit.script.model import (
 )
 
 SHOW_FILE = "show.yaml"
+CACHE_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
 SHOW_KEYS = [
     "title", "author", "description", "language", "base_url", "cover", "category",
     "subcategory", "explicit", "type", "copyright", "owner", "narrator", "cast",
     "schedule", "season", "chapters", "formats", "captions", "guid",
+    "cache",
 ]  # fmt: skip
 SHOW_REQUIRED = [
     "title", "author", "description", "language", "base_url", "category", "explicit",
@@ -278,6 +280,7 @@ def load_show(project: Path) -> Show:
         formats=_formats(name, fields["formats"]) if "formats" in fields else ("mp3",),
         caption_sounds=_captions(name, fields["captions"]) if "captions" in fields else True,
         guid=_guid(name, fields["guid"]) if "guid" in fields else None,
+        cache=_cache_url(name, fields["cache"]) if "cache" in fields else None,
     )
 
 
@@ -292,6 +295,16 @@ def _captions(name: str, node: yaml.Node) -> bool:
     fields = nodes.Fields(name, node, "show captions")
     fields.check(["sounds"])
     return nodes.boolean(name, fields["sounds"], "captions sounds") if "sounds" in fields else True
+
+
+def _cache_url(name: str, node: yaml.Node) -> str:
+    """A shared cache's fsspec URL (s3://bucket/path, file:///srv/cache, ...)."""
+    url = nodes.text(name, node, "show cache")
+    if not CACHE_URL.fullmatch(url):
+        raise nodes.fail(
+            name, node, f"show cache: expected a URL such as s3://bucket/drama, found '{url}'"
+        )
+    return url.rstrip("/")
 
 
 def _guid(name: str, node: yaml.Node) -> str:

@@ -119,4 +119,5 @@ class Show:
     formats: tuple[str, ...] = ("mp3",)  # deliverables built every time; mp3 always
     caption_sounds: bool = True  # transcripts describe sound effects and music
     guid: str | None = None  # podcast:guid pinned in show.yaml (else derived from base_url)
+    cache: str | None = None  # a shared cache's fsspec URL, under the local .cache
     extra: dict[str, str] = field(default_factory=dict)

@@ -86,6 +86,7 @@ SHOW_TYPES = {
         "additionalProperties": False,
     },
     "guid": {"type": "string", "pattern": f"^{UUID.pattern}$"},
+    "cache": {"type": "string", "pattern": "^[a-z][a-z0-9+.-]*://"},
 }
 
 

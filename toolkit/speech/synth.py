@@ -296,8 +296,9 @@ class Synthesizer:
         """Keep one pool of workers, each loading its engines once, across several calls
         that voice `lines` lines in all (none when that is too few to pay for the pool).
         A `pool` given is shared with the caller, who shuts it down; if an engine hangs in
-        it, its workers are killed and the session goes on in a pool of its own."""
-        self._pooled = lines >= POOL_MIN_LINES and self.jobs > 1
+        it, its workers are killed and the session goes on in a pool of its own. A remote
+        pool (a cluster) takes every line, and is kept when a line fails."""
+        self._pooled = getattr(pool, "remote", False) or lines >= POOL_MIN_LINES and self.jobs > 1
         self._pool = pool if self._pooled else None
         try:
             yield
@@ -381,8 +382,8 @@ class Synthesizer:
     def _run(self, lines: list[Speech], progress: Callable[[int], None] | None) -> bool:
         """Voice `lines` (in a process pool when worth it); True if any voice failed."""
         jobs = [(line, *self.key(line)) for line in lines]
-        pooled = self._pooled or len(jobs) >= POOL_MIN_LINES
-        if not jobs or not pooled or self.jobs == 1:
+        pooled = self._pooled or len(jobs) >= POOL_MIN_LINES and self.jobs > 1
+        if not jobs or not pooled:
             results = (
                 speak_or_error(spec, line.text, line.direction, self.lexicon)
                 for line, spec, _ in jobs
@@ -400,7 +401,7 @@ class Synthesizer:
             healthy = all(f.done() and f.exception() is None for f in futures)
             return failed
         finally:
-            if self._pooled and healthy:
+            if self._pooled and (healthy or getattr(pool, "remote", False)):
                 self._pool = pool  # kept for the session's next call
             else:
                 _stop(pool, futures)
