@@ -254,3 +254,35 @@ def test_disk_cache_gives_the_same_audio(tmp_path) -> None:
     again = Library(None, tmp_path).render("kitchen", 2.0)
     assert np.array_equal(first, again)
     assert np.array_equal(first, Library(None).render("kitchen", 2.0))
+
+
+@pytest.mark.parametrize("hours", [1.5, 10.0, 13.5])
+def test_a_recording_too_long_or_claiming_to_be_is_refused_at_check(tmp_path, hours) -> None:
+    """A WAV whose header claims hours of audio (a few bytes of it really there, or a real
+    ten-hour file) is refused by check, before a build would decode it into memory."""
+    import struct
+
+    from toolkit.errors import DramaError
+    from toolkit.mix.check import check_recording
+
+    rate, frames = 8000, int(hours * 3600 * 8000)
+    header = b"RIFF" + struct.pack("<I", 36 + 2 * frames) + b"WAVEfmt "
+    header += struct.pack("<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16)
+    header += b"data" + struct.pack("<I", 2 * frames)
+    path = tmp_path / "sounds" / "long.wav"
+    path.parent.mkdir()
+    path.write_bytes(header + bytes(2 * rate))  # one real second
+    with pytest.raises(DramaError) as caught:
+        check_recording(path)
+    assert str(caught.value).startswith("sounds/long.wav:1:1: runs")
+    assert "expected a recording under 1 hour" in str(caught.value)
+
+
+def test_a_recording_under_the_cap_passes(tmp_path) -> None:
+    from toolkit.mix.check import check_recording
+
+    path = tmp_path / "sounds" / "short.wav"
+    path.parent.mkdir()
+    with AudioFile(str(path), "w", 44100, 1) as out:
+        out.write(np.zeros((1, 44100), np.float32))
+    check_recording(path)

@@ -12,6 +12,10 @@ from toolkit.mix.sounds import Library
 from toolkit.script.model import Ambience, Chapter, Music, Sfx, Where
 from toolkit.script.nodes import closest
 
+# Longer than any bed, effect or cue a scene loops or places: a recording past this (or a
+# header claiming it) would be decoded whole into memory at build time.
+MAX_RECORDING_SECONDS = 3600.0
+
 
 def wanted_sounds(chapter: Chapter) -> list[tuple[str, str, Where]]:
     """(name, kind, where) of every sound a chapter names, in script order."""
@@ -60,6 +64,7 @@ def check_recording(path: Path) -> None:
         with AudioFile(str(path)) as audio:
             if audio.frames <= 0:
                 raise ValueError("no audio in it")
+            seconds = audio.frames / audio.samplerate
     except Exception as exc:  # pedalboard raises several types for files it can't read
         reason = str(exc).split("\n")[0].replace(str(path), name)
         raise DramaError(
@@ -68,3 +73,11 @@ def check_recording(path: Path) -> None:
             1,
             1,
         ) from None
+    if seconds > MAX_RECORDING_SECONDS:
+        raise DramaError(
+            f"runs {seconds / 3600:.1f} hours, expected a recording under "
+            f"{MAX_RECORDING_SECONDS / 3600:g} hour (loop a short bed instead)",
+            name,
+            1,
+            1,
+        )
