@@ -24,7 +24,7 @@ from toolkit.errors import DramaError
 from toolkit.master.book import BookChapter, BookTags, make_book
 from toolkit.master.cover import make_cover
 from toolkit.master.encode import encode_flac, encode_mp3, encode_ogg, encode_opus
-from toolkit.master.tags import tag_mp3, tag_vorbis
+from toolkit.master.tags import Tags, tag_mp3, tag_vorbis
 from toolkit.mix.timeline import RATE, Mark
 from toolkit.publish import guard
 from toolkit.script.loader import load_show
@@ -103,7 +103,7 @@ def assert_in_order(found: list[tuple[float, float, str]], duration: float) -> N
 def test_mp3_chapters_are_in_time_order_in_the_file(tmp_path, cover):
     path = tmp_path / "ep.mp3"
     path.write_bytes(
-        tag_mp3(encode_mp3(tone(6.0)), **TAGS, cover_jpeg=cover, marks=MARKS, duration_s=6.0)
+        tag_mp3(encode_mp3(tone(6.0)), Tags(**TAGS, cover_jpeg=cover, marks=MARKS), 6.0)
     )
     assert_in_order(chapter_times(probe(path)), 6.1)
     frames = ID3(path).getall("CHAP")  # mutagen lists frames in file order
@@ -115,8 +115,8 @@ def test_mp3_chapters_are_in_time_order_in_the_file(tmp_path, cover):
     "fmt,encode", [("flac", encode_flac), ("ogg", encode_ogg), ("opus", encode_opus)]
 )
 def test_flac_ogg_opus_carry_tags_cover_and_chapters(tmp_path, cover, fmt, encode):
-    data = tag_vorbis(encode(tone(6.0)), **TAGS, cover_jpeg=cover, marks=MARKS)
-    assert data == tag_vorbis(encode(tone(6.0)), **TAGS, cover_jpeg=cover, marks=MARKS)
+    data = tag_vorbis(encode(tone(6.0)), Tags(**TAGS, cover_jpeg=cover, marks=MARKS))
+    assert data == tag_vorbis(encode(tone(6.0)), Tags(**TAGS, cover_jpeg=cover, marks=MARKS))
     path = tmp_path / f"ep.{fmt}"
     path.write_bytes(data)
     tags = mutagen.File(path)

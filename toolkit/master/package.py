@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from toolkit.errors import DramaError
 from toolkit.master.captions import sound_cues
-from toolkit.master.tags import tag_mp3, tag_vorbis
+from toolkit.master.tags import Tags, tag_mp3, tag_vorbis
 from toolkit.master.transcripts import chapters_json, to_srt, to_vtt
 from toolkit.mix.timeline import Cue, Mark
 from toolkit.script.model import Chapter, Show
@@ -58,7 +58,7 @@ def package(
     """An episode's published files by suffix: the tagged MP3 (and FLAC/Ogg/Opus `masters`
     by format, tagged alike), its VTT and SRT transcripts (sounds described in brackets
     unless the show turns that off) and its Podcasting 2.0 chapters."""
-    tags = dict(
+    tags = Tags(
         title=chapter.title,
         artist=show.author,
         album=show.title,
@@ -72,11 +72,11 @@ def package(
     )
     heard = [*cues, *sound_cues(cues)] if show.caption_sounds else list(cues)
     files = {
-        ".mp3": tag_mp3(mp3, duration_s=duration, **tags),
+        ".mp3": tag_mp3(mp3, tags, duration),
         ".vtt": to_vtt(heard).encode(),
         ".srt": to_srt(heard).encode(),
         ".chapters.json": chapters_json(marks, chapter.title).encode(),
     }
     for fmt, data in sorted((masters or {}).items()):
-        files[f".{fmt}"] = tag_vorbis(data, **tags)
+        files[f".{fmt}"] = tag_vorbis(data, tags)
     return files

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from mutagen.id3 import (
     APIC,
@@ -35,6 +36,22 @@ from mutagen.id3._tags import save_frame
 from toolkit.mix.timeline import Mark
 
 
+@dataclass(frozen=True)
+class Tags:
+    """What players show of an episode, whatever its container."""
+
+    title: str
+    artist: str
+    album: str
+    track: int
+    total: int
+    year: int
+    genre: str
+    comment: str
+    cover_jpeg: bytes | None
+    marks: Sequence[Mark]
+
+
 class _InOrderID3(ID3):
     """ID3 that writes frames in the order they were added. Stock mutagen sorts frames of one
     kind by their size, so CHAP frames land out of time order and ffmpeg, which takes them in
@@ -45,48 +62,33 @@ class _InOrderID3(ID3):
         return bytearray().join(save_frame(frame, config=config) for frame in frames)
 
 
-def tag_mp3(
-    mp3: bytes,
-    *,
-    title: str,
-    artist: str,
-    album: str,
-    track: int,
-    total: int,
-    year: int,
-    genre: str,
-    comment: str,
-    cover_jpeg: bytes | None,
-    marks: Sequence[Mark],
-    duration_s: float,
-    lang: str = "eng",
-) -> bytes:
+def tag_mp3(mp3: bytes, tags: Tags, duration_s: float, lang: str = "eng") -> bytes:
     """Return `mp3` with an ID3v2.3 tag in front. Chapter ends are clamped to the duration so
     a mark that runs past the last sample does not confuse players. `lang` is ISO 639-2."""
     text = Encoding.UTF16  # ID3v2.3 knows only Latin-1 and UTF-16
-    tags = _InOrderID3()
-    tags.add(TIT2(encoding=text, text=[title]))
-    tags.add(TPE1(encoding=text, text=[artist]))
-    tags.add(TALB(encoding=text, text=[album]))
-    tags.add(TRCK(encoding=text, text=[f"{track}/{total}"]))
-    tags.add(TDRC(encoding=text, text=[str(year)]))  # becomes TYER in v2.3
-    tags.add(TCON(encoding=text, text=[genre]))
-    tags.add(COMM(encoding=text, lang=lang, desc="", text=[comment]))
-    if cover_jpeg is not None:
-        tags.add(
+    frames = _InOrderID3()
+    frames.add(TIT2(encoding=text, text=[tags.title]))
+    frames.add(TPE1(encoding=text, text=[tags.artist]))
+    frames.add(TALB(encoding=text, text=[tags.album]))
+    frames.add(TRCK(encoding=text, text=[f"{tags.track}/{tags.total}"]))
+    frames.add(TDRC(encoding=text, text=[str(tags.year)]))  # becomes TYER in v2.3
+    frames.add(TCON(encoding=text, text=[tags.genre]))
+    frames.add(COMM(encoding=text, lang=lang, desc="", text=[tags.comment]))
+    if tags.cover_jpeg is not None:
+        frames.add(
             APIC(
                 encoding=text,
                 mime="image/jpeg",
                 type=PictureType.COVER_FRONT,
                 desc="Cover",
-                data=cover_jpeg,
+                data=tags.cover_jpeg,
             )
         )
-    if marks:
+    if tags.marks:
         end_ms = round(duration_s * 1000)
-        marks = sorted(marks, key=lambda m: m.start)
+        marks = sorted(tags.marks, key=lambda m: m.start)
         ids = [f"ch{i}" for i in range(len(marks))]
-        tags.add(
+        frames.add(
             CTOC(
                 element_id="toc",
                 flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
@@ -95,7 +97,7 @@ def tag_mp3(
             )
         )
         for element_id, mark in zip(ids, marks, strict=True):
-            tags.add(
+            frames.add(
                 CHAP(
                     element_id=element_id,
                     start_time=min(round(mark.start * 1000), end_ms),
@@ -103,26 +105,13 @@ def tag_mp3(
                     sub_frames=[TIT2(encoding=text, text=[mark.title])],
                 )
             )
-    tags.update_to_v23()  # mutagen writes v2.4-only frames (TDRC) unless converted first
+    frames.update_to_v23()  # mutagen writes v2.4-only frames (TDRC) unless converted first
     buffer = io.BytesIO(mp3)
-    tags.save(buffer, v2_version=3)
+    frames.save(buffer, v2_version=3)
     return buffer.getvalue()
 
 
-def tag_vorbis(
-    data: bytes,
-    *,
-    title: str,
-    artist: str,
-    album: str,
-    track: int,
-    total: int,
-    year: int,
-    genre: str,
-    comment: str,
-    cover_jpeg: bytes | None,
-    marks: Sequence[Mark],
-) -> bytes:
+def tag_vorbis(data: bytes, tags: Tags) -> bytes:
     """Return a FLAC, Ogg Vorbis or Ogg Opus file's bytes with Vorbis comments: the same
     tags, cover and scene chapters as the MP3."""
     from mutagen import File
@@ -134,24 +123,24 @@ def tag_vorbis(
         raise ValueError("not a FLAC or Ogg file")
     audio.clear()  # drops what the encoder wrote; the vendor string stays
     comments = {
-        "TITLE": title,
-        "ARTIST": artist,
-        "ALBUM": album,
-        "TRACKNUMBER": str(track),
-        "TRACKTOTAL": str(total),
-        "DATE": str(year),
-        "GENRE": genre,
-        "COMMENT": comment,
+        "TITLE": tags.title,
+        "ARTIST": tags.artist,
+        "ALBUM": tags.album,
+        "TRACKNUMBER": str(tags.track),
+        "TRACKTOTAL": str(tags.total),
+        "DATE": str(tags.year),
+        "GENRE": tags.genre,
+        "COMMENT": tags.comment,
     }
-    for n, mark in enumerate(sorted(marks, key=lambda m: m.start), start=1):
+    for n, mark in enumerate(sorted(tags.marks, key=lambda m: m.start), start=1):
         comments[f"CHAPTER{n:03d}"] = _vorbis_clock(mark.start)
         comments[f"CHAPTER{n:03d}NAME"] = mark.title
     for key, value in comments.items():
         audio[key] = [value]
-    if cover_jpeg is not None:
+    if tags.cover_jpeg is not None:
         picture = Picture()
         picture.type, picture.mime, picture.desc = PictureType.COVER_FRONT, "image/jpeg", "Cover"
-        picture.data = cover_jpeg
+        picture.data = tags.cover_jpeg
         if isinstance(audio, FLAC):
             audio.clear_pictures()
             audio.add_picture(picture)
