@@ -143,10 +143,9 @@ class Cluster(Executor):
                 result.set_result("the engine killed the cluster workers that ran it")
             else:
                 result.set_exception(BrokenProcessPool(f"{name} killed its cluster workers"))
-        except Exception:  # noqa: BLE001 - a task's own error, or the cluster's
-            if task.status == "cancelled":
-                exc = DramaError(f"the cluster at {self.address} dropped this build's tasks")
-            result.set_exception(exc)
+        except Exception as exc:  # noqa: BLE001 - a task's own error, or the cluster's
+            dropped = DramaError(f"the cluster at {self.address} dropped this build's tasks")
+            result.set_exception(dropped if task.status == "cancelled" else exc)
 
     def _workers_for(self, engine: str) -> list[str] | None:
         """The workers that can run `engine`; where only some can, each one that cannot is
