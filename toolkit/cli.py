@@ -503,7 +503,7 @@ def _audition(root: Path, names: tuple[str, ...], text: str, output: Path | None
     if not names:
         raise click.UsageError("--audition needs at least one NAME")
     project = Project(root)
-    voices = {}
+    voices, cast = {}, None
     for name in dict.fromkeys(names):
         if ":" in name:
             voice = voice_of(name, root)
@@ -511,7 +511,7 @@ def _audition(root: Path, names: tuple[str, ...], text: str, output: Path | None
                 raise DramaError(f"audition '{name}': {problem(voice.chain[0])}")
             voices[name] = voice
         else:
-            cast = load_cast(root, load_show(root))
+            cast = cast or load_cast(root, load_show(root))
             if name.upper() not in cast:
                 raise DramaError(
                     f"audition '{name}': expected a character ({', '.join(cast)}) or engine:voice"

@@ -20,7 +20,6 @@ from toolkit import __version__
 from toolkit.errors import DramaError
 from toolkit.fsutil import write_if_changed
 from toolkit.master.episode import Episode
-from toolkit.script.loader import MAX_DESCRIPTION_BYTES
 from toolkit.script.model import Chapter, Show, Speech
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -127,10 +126,6 @@ def _people(parent: ET.Element, show: Show, cast: list[str], voices: Mapping[str
 def _channel(
     channel: ET.Element, show: Show, url: str, newest: datetime | None, voices: Mapping[str, str]
 ) -> None:
-    if len(show.description.encode()) > MAX_DESCRIPTION_BYTES:
-        raise DramaError(
-            f"show description is longer than {MAX_DESCRIPTION_BYTES} bytes", file=show.file
-        )
     cover = url + COVER_NAME
     _sub(channel, "title", show.title)
     _sub(channel, "link", url)

@@ -8,6 +8,7 @@ day (see `scheduled`)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -161,6 +162,7 @@ def lint(root: Path, show: Show) -> list[Finding]:
     return found
 
 
+@functools.cache
 def uuid_of_template():
     """The podcast:guid every show made by `drama new` gets until its base_url is changed."""
     text = (files("toolkit") / "template" / "script" / SHOW_FILE).read_text(encoding="utf-8")
