@@ -216,11 +216,12 @@ def load_show(project: Path) -> Show:
     def text(key: str, default: str = "") -> str:
         return nodes.text(name, fields[key], f"show {key}") if key in fields else default
 
-    if len(text("description").encode()) > MAX_DESCRIPTION_BYTES:
+    description = text("description")
+    if len(description.encode()) > MAX_DESCRIPTION_BYTES:
         raise nodes.fail(
             name,
             fields["description"],
-            f"show description: {len(text('description').encode())} bytes, expected at most "
+            f"show description: {len(description.encode())} bytes, expected at most "
             f"{MAX_DESCRIPTION_BYTES} (podcast directories cut longer ones)",
         )
     base_url = _base_url(name, fields["base_url"])
@@ -259,7 +260,7 @@ def load_show(project: Path) -> Show:
     return Show(
         title=text("title"),
         author=text("author"),
-        description=text("description"),
+        description=description,
         language=text("language"),
         base_url=base_url.rstrip("/") + "/",
         category=text("category"),

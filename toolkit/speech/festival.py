@@ -134,7 +134,6 @@ class Festival(Engine):
             return f"festival cannot list its voices ({exc})"
         return None
 
-    @functools.cache  # noqa: B019 - one engine object per process
     def version(self) -> str:
         try:
             out = subprocess.run(

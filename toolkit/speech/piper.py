@@ -58,11 +58,8 @@ def _load(model: Path, config: Path):
 @functools.cache
 def _digest(path: Path, size: int, mtime: int) -> str:
     """The file's bytes, hashed once per version of the file."""
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
 
 
 class Piper(Engine):
