@@ -219,7 +219,8 @@ def deploy_command(
     else:
         build(project, echo_unless(True), warn, strict=True, hold=hold)
     target = destination(dest, project.root, endpoint_url)
-    changes = deploy(project.build_dir, target, echo_unless(quiet and not dry_run), dry_run)
+    log = click.echo if dry_run else echo_unless(quiet)  # a dry run's listing is its output
+    changes = deploy(project.build_dir, target, log, dry_run)
     if not quiet or dry_run:
         verb = "would change" if dry_run else "changed"
         click.echo(f"{dest}: {verb} {len(changes)} files" if changes else f"{dest}: up to date")
