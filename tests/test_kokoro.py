@@ -148,7 +148,7 @@ def test_missing_package_falls_back_with_one_warning(monkeypatch) -> None:
     synth = Synthesizer(
         {"MOM": Voice("MOM", chain, 0.0, "voices/mom.yaml")}, Path(), warnings.append
     )
-    assert synth.chain("MOM")[0] == chain[1] and synth.chain("MOM")[0] == chain[1]
+    assert synth.speaker("MOM") == chain[1] and synth.speaker("MOM") == chain[1]
     assert len(warnings) == 1 and "sanotts is not installed" in warnings[0]
 
 

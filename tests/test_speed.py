@@ -5,6 +5,7 @@ those of a cold build of the edited script, and a build imports no scipy."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +20,8 @@ from toolkit.master import splice
 from toolkit.master.encode import _encode_mp3_all, decode, encode_mp3
 from toolkit.master.loudness import normalize
 from toolkit.mix.timeline import RATE
+from toolkit.speech import synth
+from toolkit.speech.flite import Flite
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -156,3 +159,53 @@ def test_edit_build_imports_no_scipy(tmp_path: Path) -> None:
     )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
     assert (root / "build/episodes/01-one.mp3").exists()
+
+
+def counting(folder: Path, name: str, log: Path) -> None:
+    """`name` first on PATH: notes each start in `log`, then runs the real program."""
+    real = subprocess.run(["which", name], capture_output=True, text=True).stdout.strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    program = folder / name
+    program.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
+    program.chmod(0o755)
+
+
+def test_a_rebuild_starts_no_engine_and_no_fallback(tmp_path: Path, monkeypatch) -> None:
+    """A no-op build starts no engine, and a fallback is not even probed while the voice
+    before it works: festival (MOM's fallback here) is started once, on the first build, by
+    check listing its voices (never to speak or to tell its version); flite (MOM's and AVA's
+    voice) tells its version once, on the first build."""
+    log = tmp_path / "started.log"
+    for name in ("festival", "flite"):
+        counting(tmp_path / "bin", name, log)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home"))
+    mom = "engine: flite\nvoice: slt\nfallback:\n  - engine: festival\n    voice: kal_diphone\n"
+    root = write_project(tmp_path / "show", {"voices/mom.yaml": mom})
+    assert run_cli("build", "-C", str(root), "-q", "-j", "1").exit_code == 0
+    first = log.read_text().splitlines()
+    assert first.count("--version") == 1 and first.count("--batch run.scm") == 1, first
+    # What check asks festival is asked once per installation, in any process.
+    log.unlink()
+    for _ in range(2):
+        Flite.version.cache_clear()
+        synth._versions.clear()
+        assert run_cli("build", "-C", str(root), "-q", "-j", "1").exit_code == 0
+    assert not log.exists(), log.read_text()
+
+
+def test_festival_is_asked_again_when_its_installation_changes(tmp_path: Path, monkeypatch):
+    log = tmp_path / "started.log"
+    counting(tmp_path / "bin", "festival", log)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home"))
+    code = "from toolkit.speech.festival import Festival; print(Festival().voices())"
+    listed = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+        for _ in range(2)
+    ]
+    assert listed[0].stdout == listed[1].stdout and "kal_diphone" in listed[0].stdout
+    assert len(log.read_text().splitlines()) == 1  # the second process was told from disk
+    os.utime(tmp_path / "bin/festival", ns=(0, 0))  # another festival: asked again
+    subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO, check=True)
+    assert len(log.read_text().splitlines()) == 2

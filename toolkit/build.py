@@ -451,11 +451,11 @@ def moved(episode: Episode, old: Path, new: Path) -> Episode:
 def voice_credits(voices: dict[str, Voice]) -> dict[str, str]:
     """Who plays each character, for the feed: the first voice of its chain that runs here
     (what the build speaks with), e.g. 'Flite slt'."""
-    from toolkit.speech.synth import resolve
+    from toolkit.speech.synth import first_usable
 
     credits = {}
     for name, voice in voices.items():
-        spec = (resolve(voice) or voice.chain)[0]
+        spec = first_usable(voice) or voice.chain[0]
         credits[name] = f"{ENGINE_NAMES.get(spec.engine, spec.engine.title())} {spec.voice}"
     return credits
 

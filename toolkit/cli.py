@@ -469,7 +469,7 @@ def voices_command(
     """The cast: each character's engine, voice and whether it runs here."""
     from toolkit.cast import load_cast
     from toolkit.script.loader import load_show
-    from toolkit.speech.synth import problem, resolve
+    from toolkit.speech.synth import first_usable, problem
 
     if names and not audition:
         raise click.UsageError("NAMES go with --audition")
@@ -478,8 +478,7 @@ def voices_command(
         return
     show = load_show(root)
     for character, voice in load_cast(root, show).items():
-        usable = resolve(voice)
-        chosen = usable[0] if usable else None
+        chosen = first_usable(voice)
         click.echo(f"{character}: pan {voice.pan:+.2f}")
         for spec in voice.chain:
             why = problem(spec)
@@ -499,7 +498,7 @@ def _audition(root: Path, names: tuple[str, ...], text: str, output: Path | None
     from toolkit.cast import load_cast, voice_of
     from toolkit.script.loader import load_show
     from toolkit.script.model import Speech, Where
-    from toolkit.speech.synth import Synthesizer, problem, resolve
+    from toolkit.speech.synth import Synthesizer, first_usable, problem
 
     if not names:
         raise click.UsageError("--audition needs at least one NAME")
@@ -508,7 +507,7 @@ def _audition(root: Path, names: tuple[str, ...], text: str, output: Path | None
     for name in dict.fromkeys(names):
         if ":" in name:
             voice = voice_of(name, root)
-            if not resolve(voice):
+            if not first_usable(voice):
                 raise DramaError(f"audition '{name}': {problem(voice.chain[0])}")
             voices[name] = voice
         else:

@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from pydub import AudioSegment
 
 from toolkit.cast import VoiceSpec
+from toolkit.fsutil import atomic_write_bytes
 
 # Seconds one engine call may take before the engine is declared hung.
 TIMEOUT = float(os.environ.get("DRAMA_ENGINE_TIMEOUT", "60"))
+
+
+def installed(paths: Iterable[Path]) -> str:
+    """What answers about an installed program depend on: its files, by path and date
+    (a new package version or an installed voice changes them)."""
+    parts = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            parts.append(f"{path}:{path.stat().st_mtime_ns}")
+    return "\n".join(parts)
+
+
+def remembered(engine: str, state: str, fact: str, compute: Callable[[], object]):
+    """A fact about an installed engine (its version, its voices), kept on disk while its
+    installation `state` stays the same: asking the program costs a process start, 0.05-0.4 s,
+    that every check and no-op build would otherwise pay. Failures are not kept."""
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = home / "drama-toolkit" / f"{engine}.json"
+    try:
+        saved = json.loads(path.read_text())
+        facts = saved["facts"] if saved.get("state") == state else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        facts = {}
+    if fact not in facts:
+        facts[fact] = compute()
+        with contextlib.suppress(OSError):  # a read-only home: asked again next time
+            atomic_write_bytes(path, json.dumps({"state": state, "facts": facts}).encode())
+    return facts[fact]
 
 
 class EngineError(Exception):

@@ -16,9 +16,10 @@ import numpy as np
 from pydub import AudioSegment
 
 from toolkit.cast import VoiceSpec
-from toolkit.speech.engine import TIMEOUT, Engine, EngineError
+from toolkit.speech.engine import TIMEOUT, Engine, EngineError, installed, remembered
 
 _NAME = re.compile(r"[a-z0-9_]+")
+VOICE_ROOT = Path("/usr/share/festival/voices")
 # Each voice's own knobs, applied after the voice is selected. HTS voices compute their own
 # durations and F0 (festival's Duration_Stretch and F0 targets do nothing there): their rate
 # is hts_engine's speed (-r); diphone voices stretch festival's durations and move the
@@ -67,6 +68,15 @@ def _run(script: str, folder: Path, timeout: float) -> str:
         reason = (errors or out.stderr.strip().splitlines() or ["no message"])[0]
         raise EngineError(f"festival failed (exit {out.returncode}): {reason.strip()[:200]}")
     return out.stdout
+
+
+def _remembered(fact: str, compute):
+    """A fact festival told, kept until its program or a voice folder changes (installing
+    or removing a voice package changes its language folder's date)."""
+    program = shutil.which("festival")
+    paths = [Path(program)] if program else []
+    paths += [VOICE_ROOT, *sorted(VOICE_ROOT.glob("*")), *sorted(VOICE_ROOT.glob("*/*"))]
+    return remembered("festival", installed(paths), fact, compute)
 
 
 def _quote(text: str) -> str:
@@ -135,6 +145,9 @@ class Festival(Engine):
         return None
 
     def version(self) -> str:
+        return _remembered("version", self._version)
+
+    def _version(self) -> str:
         try:
             out = subprocess.run(
                 ["festival", "--version"], capture_output=True, text=True, timeout=10
@@ -150,6 +163,9 @@ class Festival(Engine):
     @functools.cache  # noqa: B019
     def _package(self, voice: str) -> str:
         """The Debian package version of the voice's files (its files' sizes without dpkg)."""
+        return _remembered(f"package {voice}", lambda: self._ask_package(voice))
+
+    def _ask_package(self, voice: str) -> str:
         folder = self._info(voice).get("folder", "")
         try:
             owner = subprocess.run(
@@ -171,6 +187,9 @@ class Festival(Engine):
     @functools.cache  # noqa: B019
     def voices(self) -> tuple[str, ...]:
         """The voices festival finds in its voice folders, as `(voice.list)` names them."""
+        return tuple(_remembered("voices", self._ask_voices))
+
+    def _ask_voices(self) -> tuple[str, ...]:
         with tempfile.TemporaryDirectory(prefix="drama-festival-") as tmp:
             out = _run('(format t "%l\\n" (voice.list))\n', Path(tmp), 30)
         return tuple(sorted(_NAME.findall(out.strip().strip("()"))))
@@ -178,10 +197,13 @@ class Festival(Engine):
     @functools.cache  # noqa: B019
     def _info(self, voice: str) -> dict[str, str]:
         """The voice's synthesis method, HTS model file and folder."""
+        return _remembered(f"info {voice}", lambda: self._ask_info(voice))
+
+    def _ask_info(self, voice: str) -> dict[str, str]:
         with tempfile.TemporaryDirectory(prefix="drama-festival-") as tmp:
             out = _run(_INFO.format(voice=voice), Path(tmp), 30)
         info = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-        folders = sorted(Path("/usr/share/festival/voices").glob(f"*/{voice}"))
+        folders = sorted(VOICE_ROOT.glob(f"*/{voice}"))
         if folders:
             info["folder"] = str(folders[0])
         return info

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydub import AudioSegment
 
 from toolkit.cast import VoiceSpec
-from toolkit.speech.engine import TIMEOUT, Engine, EngineError
+from toolkit.speech.engine import TIMEOUT, Engine, EngineError, installed, remembered
 
 # Natural mean F0 of each voice (Hz, measured): pitch shifts move flite's own F0 target,
 # which keeps the formants where they are (no chipmunk).
@@ -26,6 +26,10 @@ class Flite(Engine):
 
     @functools.cache  # noqa: B019 - one engine object per process
     def version(self) -> str:
+        program = Path(shutil.which("flite") or "flite")
+        return remembered("flite", installed([program]), "version", self._version)
+
+    def _version(self) -> str:
         out = subprocess.run(["flite", "--version"], capture_output=True, text=True, timeout=10)
         return out.stdout.split("version:")[-1].strip().split()[0] if out.stdout else "unknown"
 

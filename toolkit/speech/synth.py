@@ -10,7 +10,7 @@ import json
 import os
 import re
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -135,9 +135,13 @@ def failure(engine: str, exc: BaseException) -> str:
     return f"{engine} failed ({type(exc).__name__}{': ' + first if first else ''})"
 
 
-def resolve(voice: Voice) -> tuple[VoiceSpec, ...]:
-    """The voice's chain, restricted to what this machine can run, in order."""
-    return tuple(spec for spec in voice.chain if problem(spec) is None)
+def first_usable(
+    voice: Voice, skip: Container[VoiceSpec] = (), why: Callable = problem
+) -> VoiceSpec | None:
+    """The first voice of the chain (not in `skip`) that this machine can run (`why` says
+    why one cannot). The chain is probed only this far: a fallback engine is not even
+    started while the voice before it works."""
+    return next((s for s in voice.chain if s not in skip and why(s) is None), None)
 
 
 def spoken(spec: VoiceSpec, text: str, lexicon: Lexicon = ()) -> str:
@@ -285,7 +289,8 @@ class Synthesizer:
         self.cache_dir = cache_dir
         self.warn = warn
         self.jobs = jobs or os.cpu_count() or 1
-        self.chains: dict[str, tuple[VoiceSpec, ...]] = {}
+        self.warned: set[str] = set()  # characters whose first choice has been checked
+        self.problems: dict[VoiceSpec, str | None] = {}
         self.errors: dict[VoiceSpec, str] = {}
         self.proven: set[VoiceSpec] = set()  # voices that have spoken a line this build
         self._pool: ProcessPoolExecutor | None = None
@@ -307,31 +312,38 @@ class Synthesizer:
                 self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool, self._pooled = None, False
 
-    def chain(self, character: str) -> tuple[VoiceSpec, ...]:
-        """The character's usable voices on this machine, minus any that failed this build."""
-        if character not in self.chains:
-            voice = self.cast[character]
-            usable = resolve(voice)
-            if not usable:
+    def problem(self, spec: VoiceSpec) -> str | None:
+        """problem(spec), asked once per build."""
+        if spec not in self.problems:
+            self.problems[spec] = problem(spec)
+        return self.problems[spec]
+
+    def speaker(self, character: str) -> VoiceSpec | None:
+        """The character's first voice that runs on this machine and has not failed this
+        build (None once all have failed); an unusable first choice is said once."""
+        voice = self.cast[character]
+        spec = first_usable(voice, self.errors, self.problem)
+        if character not in self.warned:
+            self.warned.add(character)
+            if spec is None and not self.errors:
                 raise DramaError(
                     f"no voice of {character} can run here: "
-                    + "; ".join(problem(spec) for spec in voice.chain),
+                    + "; ".join(map(self.problem, voice.chain)),
                     voice.file,
                     1,
                     1,
                 )
-            if usable[0] != voice.chain[0]:
+            if spec != voice.chain[0] and voice.chain[0] not in self.errors:
                 self.warn(
                     f"{character}: {voice.chain[0].label()} is unavailable here "
-                    f"({problem(voice.chain[0])}), using {usable[0].label()}"
+                    f"({self.problem(voice.chain[0])}), using {spec.label()}"
                 )
-            self.chains[character] = usable
-        return tuple(s for s in self.chains[character] if s not in self.errors)
+        return spec
 
     def key(self, line: Speech) -> tuple[VoiceSpec, str]:
         """The voice that will speak `line` and its cache key."""
-        chain = self.chain(line.character)
-        if not chain:
+        spec = self.speaker(line.character)
+        if spec is None:
             problems = "; ".join(f"{s.label()}: {e}" for s, e in self.errors.items())
             raise DramaError(
                 f"no voice of {line.character} could speak this line ({problems})",
@@ -339,7 +351,7 @@ class Synthesizer:
                 line.where.line,
                 line.where.column,
             )
-        return chain[0], cache_key(chain[0], line.text, line.direction, self.lexicon)
+        return spec, cache_key(spec, line.text, line.direction, self.lexicon)
 
     def path(self, key: str) -> Path:
         return self.cache_dir / key[:2] / f"{key}.npy"
@@ -389,6 +401,9 @@ class Synthesizer:
                 for line, spec, _ in jobs
             )
             return self._collect(jobs, results, progress)
+        # Longest first: the line left running alone at the end, with the other workers
+        # idle, is then a short one.
+        jobs.sort(key=lambda job: -len(job[0].text))
         pool = self._pool or worker_pool(self.jobs if self._pooled else min(self.jobs, len(jobs)))
         futures: list[Future] = []
         healthy = False
@@ -416,8 +431,8 @@ class Synthesizer:
                 failed = True
                 if spec not in self.errors:
                     self.errors[spec] = result
-                    left = self.chain(line.character)
-                    then = f"using {left[0].label()} from here on" if left else "no voice left"
+                    left = self.speaker(line.character)
+                    then = f"using {left.label()} from here on" if left else "no voice left"
                     self.warn(f"{line.where}: {line.character}: {result}; {then}")
                 continue
             _save(self.path(key), result)
