@@ -19,6 +19,7 @@ traceback and no machine path, and leave a previous build/ byte for byte as it w
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -123,9 +124,11 @@ def make_project(tmp_path: Path, case: Case) -> Path:
     return root
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
+def snapshot(folder: Path) -> dict[str, str]:
     return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 

@@ -3,6 +3,7 @@ project (they have the toolkit and its engines, not the show), against a local b
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -116,7 +117,7 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local_build(tmp_path_factory) -> dict[str, bytes]:
+def local_build(tmp_path_factory) -> dict[str, str]:
     """The fixture show built on this machine alone: every file of build/."""
     root = write_project(tmp_path_factory.mktemp("local") / "show")
     result = run_cli("build", "-C", str(root), "-q")
@@ -124,9 +125,14 @@ def local_build(tmp_path_factory) -> dict[str, bytes]:
     return site(root)
 
 
-def site(root: Path) -> dict[str, bytes]:
+def site(root: Path) -> dict[str, str]:
+    """Every file of build/ by name, as its SHA-256 (a failure names what differs)."""
     build = root / "build"
-    return {str(p.relative_to(build)): p.read_bytes() for p in build.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(build)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(build.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.slow

@@ -79,6 +79,20 @@ def test_child_voice_is_pitched_up_without_new_engine() -> None:
     assert 240 < child < 330, child
 
 
+def test_espeak_says_a_line_the_same_whatever_came_before() -> None:
+    """espeak-ng's library carries state from one utterance to the next: a line voiced after
+    others (in a -j 1 build) must still equal the line voiced first (in a fresh worker)."""
+    line = (VoiceSpec("espeak", "en-us+f5"), "He's not scary.", None)
+    first = speak(*line)
+    for spec, text in [
+        (VoiceSpec("espeak", "de", rate=2.0), "Guten Tag, wie geht es?"),
+        (VoiceSpec("espeak", "en-us+m3"), "Can we talk?"),
+        line[:2],
+    ]:
+        speak(spec, text, None)
+        assert np.array_equal(speak(*line), first)
+
+
 def test_piper_is_deterministic() -> None:
     a = speak(VoiceSpec("piper", "joe"), "Hello there, Ava.", None)
     b = speak(VoiceSpec("piper", "joe"), "Hello there, Ava.", None)
