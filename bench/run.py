@@ -68,8 +68,9 @@ def tree_rss(root_pid: int) -> int:
     return sum(rss.get(pid, 0) for pid in family)
 
 
-def run(command: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak tree RSS and stdout of a command."""
+def run(command: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, int, str]:
+    """Wall seconds, peak tree RSS and stdout of a command that exits with a status in `ok`
+    (`drama proof` exits 1 when it flags a line)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -87,7 +88,7 @@ def run(command: list[str]) -> tuple[float, int, str]:
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
-    if process.returncode != 0:
+    if process.returncode not in ok:
         raise SystemExit(f"{' '.join(command[:4])}... failed:\n{err}")
     return seconds, peak, out
 
@@ -162,6 +163,9 @@ def one_round(work: Path, timing: Path) -> dict[str, object]:
     out["cold"] = run(drama(work, timing))[:2]
     out["cold_stages"] = json.loads(timing.read_text())
     out["noop"] = run(drama(work, timing))[:2]
+    proof = [sys.executable, "-m", "toolkit", "proof", "-C", str(work)]
+    if _has_proof():  # the whole story heard once, so that the proof after the edits is
+        out["proof, whole story"] = run(proof, ok=(0, 1))[:2]  # what a writer then waits for
     feed_before = (work / "build" / "feed.xml").read_text()
     for name, chapter, old, new in EDITS:
         path = work / "script" / chapter
@@ -174,7 +178,7 @@ def one_round(work: Path, timing: Path) -> dict[str, object]:
         out[name + " changed"] = sorted(k for k in after if after[k] != before.get(k))
     out["guids stable"] = guids((work / "build" / "feed.xml").read_text()) == guids(feed_before)
     if _has_proof():
-        out["proof"] = run([sys.executable, "-m", "toolkit", "proof", "-C", str(work)])[:2]
+        out["proof"] = run(proof, ok=(0, 1))[:2]
     return out
 
 
@@ -195,11 +199,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="drama-bench-"))
     try:
         timing = work / "timings.json"
-        rounds, engines = [], []
-        for _ in range(args.rounds):
-            rounds.append(one_round(work, timing))
-            seconds, lines = engine_seconds(work)
-            engines.append(seconds)
+        rounds = [one_round(work, timing) for _ in range(args.rounds)]
+        # Once: with Kokoro speaking most of the story it takes minutes.
+        engine, lines = engine_seconds(work)
         feed = (work / "build" / "feed.xml").read_text()
         audio = sum(int(d) for d in _durations(feed))
         naive, naive_rss, _ = run(
@@ -216,11 +218,11 @@ def main() -> None:
         def stage(key: str, name: str) -> float:
             return median([r[key][name] for r in rounds])
 
-        engine = median(engines)
         cold, noop = wall("cold"), wall("noop")
         scenarios = [("cold build", "cold"), ("no-op rebuild", "noop")]
         scenarios += [(f"one-line edit: {name}", name) for name, *_ in EDITS]
         if "proof" in rounds[0]:
+            scenarios.append(("drama proof, whole story (first run)", "proof, whole story"))
             scenarios.append(("drama proof after the edits", "proof"))
         edit = wall(EDITS[0][0])
         lines_out = [
@@ -254,7 +256,7 @@ def main() -> None:
             "",
             "| ratio (same rounds) | value | target |",
             "|---|---:|---:|",
-            f"| engines' own synthesis time, sequential (one process) | {engine:.2f} s | |",
+            f"| engines' own synthesis time, sequential (one process, once) | {engine:.2f} s | |",
             f"| cold build / engine time | {cold / engine:.2f} | |",
             f"| cold build / (engine time / {cores} cores) | {cold / (engine / cores):.2f} "
             "| <= 1.2 |",
