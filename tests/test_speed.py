@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -164,7 +165,7 @@ def test_edit_build_imports_no_scipy(tmp_path: Path) -> None:
 
 def counting(folder: Path, name: str, log: Path) -> None:
     """`name` first on PATH: notes each start in `log`, then runs the real program."""
-    real = subprocess.run(["which", name], capture_output=True, text=True).stdout.strip()
+    real = shutil.which(name)
     folder.mkdir(parents=True, exist_ok=True)
     program = folder / name
     program.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
