@@ -166,6 +166,7 @@ def one_round(work: Path, timing: Path) -> dict[str, object]:
     proof = [sys.executable, "-m", "toolkit", "proof", "-C", str(work)]
     if _has_proof():  # the whole story heard once, so that the proof after the edits is
         out["proof, whole story"] = run(proof, ok=(0, 1))[:2]  # what a writer then waits for
+        run(drama(work, timing))  # the word timings it heard go into every transcript once
     feed_before = (work / "build" / "feed.xml").read_text()
     for name, chapter, old, new in EDITS:
         path = work / "script" / chapter

