@@ -8,6 +8,7 @@ import hashlib
 import importlib.metadata
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from toolkit.cast import Voice, VoiceSpec, load_cast
 from toolkit.mix.timeline import RATE
 from toolkit.script.loader import load_show
 from toolkit.script.model import Speech, Where
-from toolkit.speech import kokoro
+from toolkit.speech import kokoro, synth
 from toolkit.speech.synth import ENGINES, Synthesizer, speak
 
 TEXT = "This isn't the life I signed up for. I want my freedom."
@@ -144,6 +145,35 @@ def test_a_line_voiced_alone_gets_every_core(tmp_path: Path, monkeypatch) -> Non
     synth = Synthesizer(cast, tmp_path, print, jobs=2)
     synth.ensure([Speech("AVA", "He's not scary.", Where("script/a.yaml", 3, 9))])
     assert used == [2] and ENGINES["kokoro"].cores == 1  # and back to one for a pool
+
+
+def test_many_lines_share_one_model_on_threads(tmp_path: Path, monkeypatch) -> None:
+    """Voicing many lines, a build runs Kokoro on threads of its own process, all on one
+    session (no worker process loads another copy of the model), and every clip has the
+    bytes it has when voiced alone on every core."""
+    threads: set[int] = set()
+    real = kokoro.render
+
+    def render(text: str, voice: str, speed: float, threads_: int = 1) -> np.ndarray:
+        threads.add(threading.get_ident())
+        return real(text, voice, speed, threads_)
+
+    def no_workers(jobs: int):
+        raise AssertionError("a worker process was started")
+
+    monkeypatch.setattr(kokoro, "render", render)
+    monkeypatch.setattr(synth, "worker_pool", no_workers)
+    kokoro._session.cache_clear()
+    cast = {"AVA": Voice("AVA", (VoiceSpec("kokoro", "jf_alpha"),), 0.0, "voices/ava.yaml")}
+    words = ["Mom?", "He's not scary.", "Who is he?", "Can I stay up?", "I found it!", "Why?"]
+    lines = [Speech("AVA", text, Where("script/a.yaml", i + 3, 9)) for i, text in enumerate(words)]
+    together = Synthesizer(cast, tmp_path / "together", print, jobs=2)
+    with together.session(len(lines)):
+        clips = together.clips(lines)
+    assert len(threads) == 2 and kokoro._session.cache_info().currsize == 1
+    alone = Synthesizer(cast, tmp_path / "alone", print, jobs=2)
+    for line in lines:
+        assert alone.clip(line).samples.tobytes() == clips[line].samples.tobytes(), line.text
 
 
 def test_same_audio_in_two_processes() -> None:

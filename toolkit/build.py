@@ -17,7 +17,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -29,6 +29,7 @@ from toolkit.errors import Collector, DramaError
 from toolkit.fsutil import atomic_write_bytes, disk_error, write_if_changed
 from toolkit.master.episode import Episode
 from toolkit.master.package import check_formats, episode_formats, master_formats
+from toolkit.memory import give_back_freed_memory
 from toolkit.mix.check import check_sounds
 from toolkit.mix.sounds import Library
 from toolkit.mix.timeline import Cue, Mark
@@ -192,14 +193,16 @@ def render_chapter(
 ) -> int:
     """Mix and master one chapter into the chapter cache (untagged MP3, any extra masters,
     and its timeline; the timeline last, as the mark that the entry is complete).
-    Takes only picklable inputs: it runs in a worker process (or here, with a `helper`
-    process to share the encoding)."""
+    Takes only picklable inputs: it runs on a cluster's worker, or here (with a `helper`
+    process to share the encoding when it is the only one)."""
     import numpy as np
 
     clips = {line: np.load(path) for line, path in clip_files.items()}
     library = Library(sounds_dir, cache_dir / "sounds")
     files = master_chapter(chapter, clips, voices, library, formats, helper)
     store_chapter(cache_dir, key, files)
+    del clips, files
+    give_back_freed_memory()
     return chapter.number
 
 
@@ -500,9 +503,8 @@ def render_all(
     cluster: Executor | None = None,
 ) -> None:
     """Voice the missing lines and mix and master the chapters the plan names, as a pipeline
-    in one pool of workers (local processes, or a `cluster` runner): each chapter is queued
-    for mastering as soon as its own lines are voiced, while the other workers go on with the
-    next chapter's lines. `timings` gets the seconds spent waiting on speech and the
+    (here, or on a `cluster` runner): each chapter is queued for mastering as soon as its own
+    lines are voiced, while the voices go on with the next chapter's lines. `timings` gets the seconds spent waiting on speech and the
     mastering time left over once speech was done."""
     started = time.perf_counter()
     speech_tick = progress("speech", len(todo.lines)) if progress and todo.lines else None
@@ -512,12 +514,14 @@ def render_all(
     # Longest first (by words spoken), so the render left running alone at the end is short.
     chapters.sort(key=lambda c: -sum(len(line.text.split()) for line in speech_lines(c)))
     pooled = synth.jobs > 1 and (len(chapters) > 1 or len(todo.lines) >= POOL_MIN_LINES)
-    local = worker_pool(synth.jobs) if pooled and cluster is None else contextlib.nullcontext()
+    # Chapters are mastered on a thread beside the voices, one at a time (each holds a few
+    # chapter-length buffers); the speech's own pool of workers, if it needs one, is its own.
+    local = ThreadPoolExecutor(1) if pooled and cluster is None else contextlib.nullcontext()
     queued = []
     alone = cluster is None and synth.jobs > 1 and len(chapters) == 1 and not pooled
-    with local as pool, _helper(alone) as helper:
-        pool = cluster or pool
-        with synth.session(len(todo.lines), pool):
+    with local as renderer, _helper(alone) as helper:
+        pool = cluster or renderer
+        with synth.session(len(todo.lines), cluster):
             for chapter in chapters:
                 with timed(timings, "speech"):
                     synth.ensure(speech_lines(chapter), speech_tick)
@@ -533,16 +537,16 @@ def render_all(
         for future, job, ticked in queued:
             try:
                 future.result()
-            except (BrokenProcessPool, CancelledError):  # a hung engine took the workers down
+            except (BrokenProcessPool, CancelledError):  # the cluster lost it: render it here
                 render_chapter(*job)
             if mix_tick and not ticked:
                 mix_tick(1)
     timings["mix+master"] = time.perf_counter() - started - timings.get("speech", 0.0)
 
 
-def _submit(pool: ProcessPoolExecutor | None, job: tuple, helper: Executor | None) -> Future:
-    """Queue a chapter's render in the pool, or render it here when there is no pool (or no
-    longer one: killed for a hung engine)."""
+def _submit(pool: Executor | None, job: tuple, helper: Executor | None) -> Future:
+    """Queue a chapter's render (on the render thread or the cluster), or render it here when
+    there is neither (or no longer a cluster)."""
     if pool is not None:
         try:
             return pool.submit(render_chapter, *job)

@@ -20,7 +20,6 @@ only where it has to:
 
 from __future__ import annotations
 
-import ctypes
 import math
 from functools import reduce
 from itertools import pairwise
@@ -29,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from toolkit.memory import give_back_freed_memory
 from toolkit.mix.filters import Filter
 from toolkit.mix.timeline import RATE
 
@@ -233,7 +233,7 @@ class Leveler:
                 gain_db = min(gain_db + (target - lufs) * reach, most_gain)
                 stride *= 2
         self.k.pieces.clear()  # needed again only by another search
-        _give_back_freed_memory()
+        give_back_freed_memory()
         return best[1], best[2]
 
     def _cuts(self, gain: float, limit: float) -> _Cuts:
@@ -440,20 +440,6 @@ class _KWeighted:
     def piece(self, lo: int, hi: int) -> np.ndarray:
         """Samples lo..hi K-weighted, from the input before them."""
         return _K_WEIGHTING(self.x[:, lo:hi], _K_WEIGHTING.history(self.x, lo))
-
-
-try:
-    _malloc_trim = ctypes.CDLL(None).malloc_trim  # glibc
-except (AttributeError, OSError, TypeError):
-    _malloc_trim = None
-
-
-def _give_back_freed_memory() -> None:
-    """Return the heap's free pages to the system. glibc keeps freed arrays of up to tens of
-    MB on its heap (its mmap threshold rises with the sizes it has seen), so the limiter's
-    scratch arrays would otherwise stay resident under the chapter-length output."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
 
 
 def _channels_first(audio: np.ndarray) -> np.ndarray:

@@ -57,6 +57,10 @@ class Engine(ABC):
     # Cores it may use on one line: 1 in a pool's workers, all of them when the build voices
     # its few lines itself. An engine that threads must give the same bytes on any number.
     cores: int = 1
+    # True for an engine that computes in this process and may be called from several threads
+    # at once: a build voices its lines on threads sharing one loaded model, instead of in
+    # worker processes that would each load one (~400 MB for Kokoro with its front end).
+    shares_model: bool = False
 
     @abstractmethod
     def problem(self) -> str | None:

@@ -18,9 +18,11 @@ with PAUSE seconds of silence. A sentence longer than CALL_IDS is voiced in call
 commas (or spaces), joined with CLAUSE_PAUSE: the model's working memory grows with the call,
 ~1.7 MB per symbol (a 195-symbol sentence took a worker from 195 to 580 MB).
 
-A pool's workers run the model on one thread each; a build voicing a line or two alone gives it
-every core (`Engine.cores`). The bytes are the same either way (measured: onnxruntime splits
-this model's work over threads without changing any sum), which a test checks.
+A build voicing many lines runs them on one thread each, all sharing one session (onnxruntime
+runs a session from several threads at once, without the GIL); a build voicing a line or two
+alone gives it every core (`Engine.cores`). The bytes are the same either way (measured:
+onnxruntime splits this model's work over threads without changing any sum), which a test
+checks. The front end runs one call at a time, and the first call loads the model.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import importlib.resources
 import os
 import re
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -54,6 +57,7 @@ TRIM_LEVEL = 10 ** (-50 / 20)  # below -50 dBFS counts as silence at the edges
 TRIM_PAD = int(0.02 * SAMPLE_RATE)
 INLINE = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"')\]])\s+")
+_FRONT = threading.Lock()  # the front end and the first loads, one thread at a time
 _COMPONENT = re.compile(r"\s*([A-Za-z0-9_]+)\s*(?:\*\s*([^+*\s]+)\s*)?")
 
 
@@ -243,11 +247,11 @@ def render(text: str, voice: str, speed: float, threads: int = 1) -> np.ndarray:
     """Float32 mono audio at SAMPLE_RATE, sentences trimmed and joined with PAUSE (their
     calls with CLAUSE_PAUSE). On first use the model loads (in onnxruntime, without the GIL)
     while the front end loads and reads the text: ~0.4 s less before an edited line is heard."""
-    with ThreadPoolExecutor(1) as loader:
+    with _FRONT, ThreadPoolExecutor(1) as loader:
         loading = loader.submit(_session, threads)
         sentences = phonemes(text)
         session = loading.result()
-    style = _style(voice)
+        style = _style(voice)
     pieces = []
     for sentence in sentences:
         for ids in token_ids(sentence):
@@ -273,6 +277,7 @@ def _silence(seconds: float) -> np.ndarray:
 class Kokoro(Engine):
     alphabet = "ipa"  # [[...]] is taken as phonemes in its own (IPA-like) symbols
     name = "kokoro"
+    shares_model = True
 
     def problem(self) -> str | None:
         try:

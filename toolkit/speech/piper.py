@@ -7,6 +7,7 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import threading
 from pathlib import Path
 
 from pydub import AudioSegment
@@ -19,6 +20,9 @@ LENGTH_SCALE = 1.15
 # The model's sampling noise is unseeded in onnxruntime, so any noise makes two builds of
 # the same script differ; at zero the voice is deterministic (and slightly flatter).
 NOISE = 0.0
+# espeak-ng, which phonemizes for Piper, keeps global state: one line at a time (Piper is fast;
+# the threads it shares a build with are mostly Kokoro's).
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def model_files(spec: VoiceSpec) -> tuple[Path, Path]:
@@ -64,6 +68,7 @@ def _digest(path: Path, size: int, mtime: int) -> str:
 
 class Piper(Engine):
     name = "piper"
+    shares_model = True
     alphabet = "ipa"  # piper 1.3 reads [[ phonemes ]] inline
 
     def problem(self) -> str | None:
@@ -102,11 +107,11 @@ class Piper(Engine):
         from piper import SynthesisConfig
 
         try:
-            model = _load(*model_files(spec))
             config = SynthesisConfig(
                 length_scale=LENGTH_SCALE / spec.rate, noise_scale=NOISE, noise_w_scale=NOISE
             )
-            chunks = list(model.synthesize(text, syn_config=config))
+            with _ONE_AT_A_TIME:
+                chunks = list(_load(*model_files(spec)).synthesize(text, syn_config=config))
         except Exception as exc:  # the model raises many types; all mean "this line failed"
             raise EngineError(f"piper failed: {exc}") from None
         if not chunks:

@@ -11,7 +11,7 @@ import os
 import re
 import signal
 from collections.abc import Callable, Container, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -27,6 +27,7 @@ from pydub.silence import detect_leading_silence
 from toolkit.cast import Voice, VoiceSpec
 from toolkit.errors import DramaError
 from toolkit.fsutil import atomic_write_bytes
+from toolkit.memory import give_back_freed_memory
 from toolkit.mix.timeline import RATE
 from toolkit.script.lexicon import Lexicon
 from toolkit.script.model import Speech
@@ -214,11 +215,15 @@ def speak(spec: VoiceSpec, text: str, direction: str | None, lexicon: Lexicon = 
 def speak_or_error(
     spec: VoiceSpec, text: str, direction: str | None, lexicon: Lexicon = ()
 ) -> np.ndarray | str:
-    """Worker entry point: the samples, or the engine's one-line complaint."""
+    """Worker entry point: the samples, or the engine's one-line complaint. The engine's
+    scratch memory is handed back after each line, so the next line, or a chapter mastered
+    beside it, grows from the process's resting size rather than from this line's peak."""
     try:
         return speak(spec, text, direction, lexicon)
     except Exception as exc:  # noqa: BLE001 - whatever an engine raises fails its voice
         return failure(spec.engine, exc)
+    finally:
+        give_back_freed_memory()
 
 
 @contextmanager
@@ -310,8 +315,9 @@ class Synthesizer:
 
     @contextmanager
     def session(self, lines: int, pool: ProcessPoolExecutor | None = None) -> Iterator[None]:
-        """Keep one pool of workers, each loading its engines once, across several calls
-        that voice `lines` lines in all (none when that is too few to pay for the pool).
+        """Voice in parallel across several calls that voice `lines` lines in all (one at a
+        time when that is too few to pay for it), keeping one pool of workers, each loading
+        its engines once, for the engines that do not share their model.
         A `pool` given is shared with the caller, who shuts it down; if an engine hangs in
         it, its workers are killed and the session goes on in a pool of its own. A remote
         pool (a cluster) takes every line, and is kept when a line fails."""
@@ -404,10 +410,9 @@ class Synthesizer:
             todo = self.missing(todo)
 
     def _run(self, lines: list[Speech], progress: Callable[[int], None] | None) -> bool:
-        """Voice `lines` (in a process pool when worth it); True if any voice failed."""
+        """Voice `lines` (in parallel when worth it); True if any voice failed."""
         jobs = [(line, *self.key(line)) for line in lines]
-        pooled = self._pooled or len(jobs) >= POOL_MIN_LINES and self.jobs > 1
-        if not jobs or not pooled:
+        if not jobs or not (self._pooled or len(jobs) >= POOL_MIN_LINES and self.jobs > 1):
             with _cores(self.jobs):  # nothing else runs meanwhile: one line gets them all
                 results = (
                     speak_or_error(spec, line.text, line.direction, self.lexicon)
@@ -417,6 +422,24 @@ class Synthesizer:
         # Longest first: the line left running alone at the end, with the other workers
         # idle, is then a short one.
         jobs.sort(key=lambda job: -len(job[0].text))
+        remote = getattr(self._pool, "remote", False)
+        here = [job for job in jobs if ENGINES[job[1].engine].shares_model and not remote]
+        elsewhere = [job for job in jobs if job not in here]
+        failed = self._threads(here, progress) if here else False
+        return self._processes(elsewhere, progress) if elsewhere else failed
+
+    def _threads(self, jobs: list, progress: Callable[[int], None] | None) -> bool:
+        """Lines of engines that share their model, on one thread a core in this process."""
+        with ThreadPoolExecutor(self.jobs) as threads:
+            futures = [
+                threads.submit(speak_or_error, spec, line.text, line.direction, self.lexicon)
+                for line, spec, _ in jobs
+            ]
+            return self._collect(jobs, (future.result() for future in futures), progress)
+
+    def _processes(self, jobs: list, progress: Callable[[int], None] | None) -> bool:
+        """Lines of the other engines, in the session's pool of worker processes (which are
+        killed if one hangs)."""
         pool = self._pool or worker_pool(self.jobs if self._pooled else min(self.jobs, len(jobs)))
         futures: list[Future] = []
         healthy = False
