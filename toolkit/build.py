@@ -504,8 +504,9 @@ def render_all(
 ) -> None:
     """Voice the missing lines and mix and master the chapters the plan names, as a pipeline
     (here, or on a `cluster` runner): each chapter is queued for mastering as soon as its own
-    lines are voiced, while the voices go on with the next chapter's lines. `timings` gets the seconds spent waiting on speech and the
-    mastering time left over once speech was done."""
+    lines are voiced, while the voices go on with the next chapter's lines. `timings` gets
+    the seconds spent waiting on speech and the mastering time left over once speech was
+    done."""
     started = time.perf_counter()
     speech_tick = progress("speech", len(todo.lines)) if progress and todo.lines else None
     mix_tick = progress("mix+master", len(todo.render)) if progress and todo.render else None

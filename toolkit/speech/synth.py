@@ -423,10 +423,14 @@ class Synthesizer:
         # idle, is then a short one.
         jobs.sort(key=lambda job: -len(job[0].text))
         remote = getattr(self._pool, "remote", False)
-        here = [job for job in jobs if ENGINES[job[1].engine].shares_model and not remote]
-        elsewhere = [job for job in jobs if job not in here]
+        here: list = []
+        elsewhere: list = []
+        for job in jobs:
+            (here if ENGINES[job[1].engine].shares_model and not remote else elsewhere).append(job)
         failed = self._threads(here, progress) if here else False
-        return self._processes(elsewhere, progress) if elsewhere else failed
+        if elsewhere:
+            failed = self._processes(elsewhere, progress) or failed
+        return failed
 
     def _threads(self, jobs: list, progress: Callable[[int], None] | None) -> bool:
         """Lines of engines that share their model, on one thread a core in this process."""
