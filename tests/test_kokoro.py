@@ -176,6 +176,43 @@ def test_many_lines_share_one_model_on_threads(tmp_path: Path, monkeypatch) -> N
         assert alone.clip(line).samples.tobytes() == clips[line].samples.tobytes(), line.text
 
 
+def test_a_voice_with_few_lines_is_let_go_after_the_first_chapter(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A build voices every line of an engine that speaks little (JAMES's Piper) with its
+    first chapter and unloads that model before the next chapter's lines, instead of holding
+    it to the end; what the listener gets is the same as a build that never let go."""
+    from toolkit.speech import piper
+
+    kokoro_voice = "engine: kokoro\nvoice: jf_alpha\n"
+    files = {f"voices/{name}.yaml": kokoro_voice for name in ("mom", "ava")}
+    root = write_project(tmp_path / "show", files)
+    events: list[tuple[str, str]] = []
+    real_speak, real_release = synth.speak_or_error, ENGINES["piper"].release
+
+    def speak_or_error(spec: VoiceSpec, text: str, *rest):
+        events.append((spec.engine, text))
+        return real_speak(spec, text, *rest)
+
+    def release() -> None:
+        events.append(("released", "piper"))
+        real_release()
+
+    monkeypatch.setattr(synth, "speak_or_error", speak_or_error)
+    monkeypatch.setattr(ENGINES["piper"], "release", release)
+    assert run_cli("build", "-C", str(root), "-q", "-j", "2").exit_code == 0
+    let_go = events.index(("released", "piper"))
+    assert ("piper", "Can we talk?") in events[:let_go]  # chapter two's line, voiced early
+    assert ("kokoro", "What do you want, James?") in events[let_go:]
+    assert piper._load.cache_info().currsize == 0
+    kept = write_project(tmp_path / "kept", files)
+    monkeypatch.setattr(ENGINES["piper"], "release", lambda: None)
+    assert run_cli("build", "-C", str(kept), "-q", "-j", "2").exit_code == 0
+    for name in ("01-one.mp3", "02-two.mp3"):
+        episode = f"build/episodes/{name}"
+        assert (root / episode).read_bytes() == (kept / episode).read_bytes()
+
+
 def test_same_audio_in_two_processes() -> None:
     code = (
         "import hashlib; from toolkit.cast import VoiceSpec; from toolkit.speech.synth import "

@@ -16,11 +16,13 @@ import json
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import toolkit
@@ -520,16 +522,22 @@ def render_all(
     local = ThreadPoolExecutor(1) if pooled and cluster is None else contextlib.nullcontext()
     queued = []
     alone = cluster is None and synth.jobs > 1 and len(chapters) == 1 and not pooled
+    # On the render thread a chapter waits for a core the voices leave free.
+    work = partial(synth.on_a_core, render_chapter) if cluster is None else render_chapter
+    early = early_lines(synth, todo.lines) if pooled else []
     with local as renderer, _helper(alone) as helper:
         pool = cluster or renderer
         with synth.session(len(todo.lines), cluster):
-            for chapter in chapters:
+            for number, chapter in enumerate(chapters):
                 with timed(timings, "speech"):
-                    synth.ensure(speech_lines(chapter), speech_tick)
+                    synth.ensure(speech_lines(chapter) + early, speech_tick)
+                early = []
+                if pooled:
+                    synth.let_go([ln for c in chapters[number + 1 :] for ln in speech_lines(c)])
                 files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
                 job = (project.cache_dir, chapter, todo.chapters[chapter.number], files)
                 job += (checked.voices, sounds, formats)
-                future = _submit(pool, job, helper)
+                future = _submit(pool, work, job, helper)
                 if future.done() and mix_tick:  # rendered here, not queued
                     mix_tick(1)
                 queued.append((future, job, future.done()))
@@ -545,12 +553,26 @@ def render_all(
     timings["mix+master"] = time.perf_counter() - started - timings.get("speech", 0.0)
 
 
-def _submit(pool: Executor | None, job: tuple, helper: Executor | None) -> Future:
+def early_lines(synth: Synthesizer, lines: list[Speech]) -> list[Speech]:
+    """The lines of every engine but the one that voices the most text: voiced with the
+    first chapter, so that their models are let go for the rest of the build (Piper's is
+    ~140 MB) instead of waiting for their last line in the last chapter."""
+    engine = {line: synth.key(line)[0].engine for line in lines}
+    text = Counter()
+    for line in lines:
+        text[engine[line]] += len(line.text)
+    most = text.most_common(1)[0][0] if text else None
+    return [line for line in lines if engine[line] != most]
+
+
+def _submit(
+    pool: Executor | None, work: Callable[..., int], job: tuple, helper: Executor | None
+) -> Future:
     """Queue a chapter's render (on the render thread or the cluster), or render it here when
     there is neither (or no longer a cluster)."""
     if pool is not None:
         try:
-            return pool.submit(render_chapter, *job)
+            return pool.submit(work, *job)
         except (BrokenProcessPool, RuntimeError):
             pass
     done: Future = Future()

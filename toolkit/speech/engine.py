@@ -84,3 +84,8 @@ class Engine(ABC):
 
     def accepts(self, voice: str) -> bool:
         return voice in self.voices()
+
+    def release(self) -> None:
+        """Let go of a loaded model (a build does once no line left needs it); the next
+        line loads it again. Engines that load nothing in the build's process have none."""
+        return

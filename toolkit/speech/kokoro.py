@@ -181,10 +181,15 @@ def _vocab() -> dict[str, int]:
     return json.loads((_data() / "vocab.json").read_text(encoding="utf-8"))["vocab"]
 
 
+def _packs():
+    return np.load(_data() / "voices_ja.npz")
+
+
 @functools.cache
-def _packs() -> dict[str, np.ndarray]:
-    with (_data() / "voices_ja.npz").open("rb") as f, np.load(f) as npz:
-        return {name: npz[name].astype(np.float32) for name in npz.files}
+def _pack(name: str) -> np.ndarray:
+    """One voice pack (0.5 MB each): only the packs a cast blends are read."""
+    with _packs() as npz:
+        return npz[name].astype(np.float32)
 
 
 @functools.cache
@@ -196,8 +201,7 @@ def _g2p():
 
 @functools.cache
 def _style(voice: str) -> np.ndarray:
-    packs = _packs()
-    return sum(np.float32(weight) * packs[name] for name, weight in blend(voice))
+    return sum(np.float32(weight) * _pack(name) for name, weight in blend(voice))
 
 
 def phonemes(text: str) -> list[str]:
@@ -293,13 +297,19 @@ class Kokoro(Engine):
 
     @functools.cache  # noqa: B019 - one engine object per process
     def voices(self) -> tuple[str, ...]:
-        return tuple(sorted(_packs()))
+        with _packs() as npz:
+            return tuple(sorted(npz.files))
 
     def accepts(self, voice: str) -> bool:
         try:
             return all(name in self.voices() for name, _ in blend(voice))
         except ValueError:
             return False
+
+    def release(self) -> None:
+        with _FRONT:
+            for loaded in (_session, _g2p, _style, _pack):
+                loaded.cache_clear()
 
     def synthesize(self, text: str, spec: VoiceSpec, timeout: float = TIMEOUT) -> AudioSegment:
         try:

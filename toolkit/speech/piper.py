@@ -103,6 +103,10 @@ class Piper(Engine):
             return "missing"
         return "+".join(_digest(p, st.st_size, st.st_mtime_ns) for p, st in stats)
 
+    def release(self) -> None:
+        with _ONE_AT_A_TIME:
+            _load.cache_clear()
+
     def synthesize(self, text: str, spec: VoiceSpec, timeout: float = TIMEOUT) -> AudioSegment:
         from piper import SynthesisConfig
 

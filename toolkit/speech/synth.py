@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import threading
 from collections.abc import Callable, Container, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -312,6 +313,9 @@ class Synthesizer:
         self.proven: set[VoiceSpec] = set()  # voices that have spoken a line this build
         self._pool: ProcessPoolExecutor | None = None
         self._pooled = False
+        # One token per core, taken by each line voiced on a thread here and by whatever else
+        # the build computes beside them (see on_a_core).
+        self._cores = threading.BoundedSemaphore(self.jobs)
 
     @contextmanager
     def session(self, lines: int, pool: ProcessPoolExecutor | None = None) -> Iterator[None]:
@@ -329,6 +333,21 @@ class Synthesizer:
             if self._pool is not None and self._pool is not pool:
                 self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool, self._pooled = None, False
+
+    def on_a_core(self, work: Callable[..., object], *args: object) -> object:
+        """`work(*args)` once one of the cores is free of this build's threaded lines: a
+        chapter mastered beside the voices takes turns with them instead of running beside
+        two long Kokoro calls at once (each holds 100-200 MB while it runs)."""
+        with self._cores:
+            return work(*args)
+
+    def let_go(self, later: list[Speech]) -> None:
+        """Unload the models of the shared-model engines no line of `later` still needs."""
+        needed = {self.key(line)[0].engine for line in self.missing(later)}
+        for name, engine in ENGINES.items():
+            if engine.shares_model and name not in needed:
+                engine.release()
+        give_back_freed_memory()
 
     def problem(self, spec: VoiceSpec) -> str | None:
         """problem(spec), asked once per build."""
@@ -436,7 +455,9 @@ class Synthesizer:
         """Lines of engines that share their model, on one thread a core in this process."""
         with ThreadPoolExecutor(self.jobs) as threads:
             futures = [
-                threads.submit(speak_or_error, spec, line.text, line.direction, self.lexicon)
+                threads.submit(
+                    self.on_a_core, speak_or_error, spec, line.text, line.direction, self.lexicon
+                )
                 for line, spec, _ in jobs
             ]
             return self._collect(jobs, (future.result() for future in futures), progress)
