@@ -55,8 +55,15 @@ def render(name: str, seconds: float | None = None) -> np.ndarray:
     return shape(name, base(name), seconds)
 
 
+@cache
 def base(name: str) -> np.ndarray:
-    """What a sound is made from: a bed's seamless loop, or the whole effect or cue."""
+    """What a sound is made from, drawn once per process (see make)."""
+    return make(name)
+
+
+def make(name: str) -> np.ndarray:
+    """What a sound is made from: a bed's seamless loop, or the whole effect or cue. Drawn
+    afresh: a build keeps them on disk, not for its whole life in memory (~70 MB a story)."""
     return _loop(name) if kind_of(name) == "bed" else _one_shot(name)
 
 
@@ -92,14 +99,12 @@ def loop_to(loop: np.ndarray, n: int, lo: int = 0, hi: int | None = None) -> np.
     return np.concatenate(pieces) if pieces else loop[:0].copy()
 
 
-@cache
 def _loop(name: str) -> np.ndarray:
     recipe = beds.RECIPES[name]
     loop = recipe.build(rng_for(name), round(recipe.loop * RATE))
     return to_rms(balance(loop), recipe.level).astype(np.float32)
 
 
-@cache
 def _one_shot(name: str) -> np.ndarray:
     if name in sfx.RECIPES:
         mono = to_peak(edges(sfx.RECIPES[name].build(rng_for(name))), -6.0)

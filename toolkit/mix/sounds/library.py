@@ -11,7 +11,7 @@ from pedalboard.io import AudioFile
 from toolkit.fsutil import atomic_write_bytes
 from toolkit.mix.timeline import RATE
 
-from ._builtin import base, catalogue, kind_of, loop_to, shape, version
+from ._builtin import base, catalogue, kind_of, loop_to, make, shape, version
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # preference order when a stem repeats
 CROSSFADE = 0.05  # seconds; long enough to hide a join, short enough not to smear it
@@ -84,7 +84,7 @@ class Library:
         path = self._cache_dir / f"{name}-{version()}.npy"
         if path.exists():
             return np.load(path)
-        audio = base(name)
+        audio = make(name)
         buffer = io.BytesIO()
         np.save(buffer, audio)
         atomic_write_bytes(path, buffer.getvalue())
