@@ -120,6 +120,28 @@ def test_one_line_edit_redoes_one_line_and_one_chapter(built: Path, tmp_path: Pa
     }
 
 
+def test_an_edit_remixes_only_its_scene_and_sounds_as_if_built_afresh(
+    built: Path, tmp_path: Path
+) -> None:
+    """The edited line's scene is mixed again; the chapter's other scene is put back from the
+    scene cache (and the outdated mix of the edited one dropped); the episode is the same
+    bytes as the edited script built from nothing."""
+    root = tmp_path / "edit"
+    shutil.copytree(built, root)
+    scenes = root / ".cache/scenes"
+    before = {p.name for p in scenes.glob("*.npy")}
+    assert len(before) == 3  # kitchen and park in chapter one, office in chapter two
+    edited = CHAPTER_ONE.replace("That's fair.", "That's more than fair.")
+    (root / "script/01-one.yaml").write_text(edited)
+    assert run_cli("build", "-C", str(root), "-q").exit_code == 0
+    after = {p.name for p in scenes.glob("*.npy")}
+    assert len(after) == 3 and len(after - before) == 1 and len(before - after) == 1
+    fresh = write_project(tmp_path / "fresh", {"script/01-one.yaml": edited})
+    assert run_cli("build", "-C", str(fresh), "-q").exit_code == 0
+    for name in ("episodes/01-one.mp3", "episodes/01-one.vtt", "feed.xml"):
+        assert (root / "build" / name).read_bytes() == (fresh / "build" / name).read_bytes()
+
+
 def test_retitle_and_reorder_synthesize_nothing(built: Path, tmp_path: Path) -> None:
     root = tmp_path / "retitle"
     shutil.copytree(built, root)

@@ -13,6 +13,7 @@ from scipy.signal import butter, sosfilt
 from toolkit.cast import Voice
 from toolkit.mix.plot import plot_chapter
 from toolkit.mix.render import ROOMS, Duck, lay_out, mix_chapter, render_stems
+from toolkit.mix.scenes import SceneCache
 from toolkit.mix.sounds import Library
 from toolkit.mix.sounds.beds import RECIPES as BED_RECIPES
 from toolkit.mix.timeline import RATE, Cue, MixedChapter
@@ -320,3 +321,41 @@ def test_plot_writes_the_same_png_every_time(tmp_path):
     second = plot_chapter(mixed, tmp_path / "two.png")
     assert second.read_bytes() == data
     assert [p.name for p in (tmp_path / "plots").iterdir()] == ["one.png"]  # no temp files left
+
+
+def test_a_remix_reuses_the_scenes_an_edit_did_not_touch_and_sounds_the_same(tmp_path):
+    """Scene two rings on (a large room) into scene three; scene one's line then grows.
+    The remix takes scenes two and three from the cache, at their new places, and is the
+    same floats as a mix from nothing; the tail across the scene change is there."""
+    ringing = say("JAMES", "Echo.", ext="O.S.")
+    book = chapter(
+        scene([say("MOM", "First.")], id="one"),
+        scene([say("AVA", "Two."), Sfx("knock", HERE), ringing], room="large", id="two"),
+        scene([Pause(0.5, HERE), say("MOM", "Three."), Music("sting", HERE)], id="three"),
+    )
+    clips = clips_for(book)
+    cache = SceneCache(tmp_path)
+    first = mix_chapter(book, clips, VOICES, LIBRARY, cache)
+    assert len(set(first.scenes)) == 3 and len(list(tmp_path.glob("*.npy"))) == 3
+    longer = {**clips, book.scenes[0].lines[0]: speechlike(2.7, 99)}
+    made: list[str] = []
+    real_put = cache.put
+    cache.put = lambda key, audio: (made.append(key), real_put(key, audio))[1]
+    edited = mix_chapter(book, longer, VOICES, LIBRARY, cache)
+    assert made == [edited.scenes[0]] and edited.scenes[1:] == first.scenes[1:]
+    fresh = mix_chapter(book, longer, VOICES, LIBRARY)
+    assert edited.audio.tobytes() == fresh.audio.tobytes() and edited.cues == fresh.cues
+    moved = round((2.7 - 1.5) * RATE) / RATE
+    assert edited.marks[2].start == pytest.approx(first.marks[2].start + moved, abs=1e-4)
+    # Scene two's mix rings on past the start of scene three, where it is added.
+    two = np.load(tmp_path / f"{edited.scenes[1]}.npy")
+    span = edited.marks[2].start - edited.marks[1].start
+    tail = two[round(span * RATE) :]
+    assert len(tail) > RATE // 4 and db(tail) > -90  # a decaying reverb, not silence
+    # A scene mix cut short or garbled on disk is mixed again, to the same floats.
+    path = tmp_path / f"{edited.scenes[2]}.npy"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    (tmp_path / f"{edited.scenes[1]}.npy").write_bytes(b"garbage")
+    made.clear()
+    again = mix_chapter(book, longer, VOICES, LIBRARY, cache)
+    assert made == list(edited.scenes[1:]) and again.audio.tobytes() == fresh.audio.tobytes()

@@ -17,7 +17,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -33,6 +33,7 @@ from toolkit.master.episode import Episode
 from toolkit.master.package import check_formats, episode_formats, master_formats
 from toolkit.memory import give_back_freed_memory
 from toolkit.mix.check import check_sounds
+from toolkit.mix.scenes import SceneCache
 from toolkit.mix.sounds import Library
 from toolkit.mix.timeline import Cue, Mark
 from toolkit.publish import guard
@@ -201,7 +202,8 @@ def render_chapter(
 
     clips = {line: np.load(path) for line, path in clip_files.items()}
     library = Library(sounds_dir, cache_dir / "sounds")
-    files = master_chapter(chapter, clips, voices, library, formats, helper)
+    scenes = SceneCache(cache_dir / "scenes")
+    files = master_chapter(chapter, clips, voices, library, formats, helper, scenes)
     store_chapter(cache_dir, key, files)
     del clips, files
     give_back_freed_memory()
@@ -215,13 +217,15 @@ def master_chapter(
     library: Library,
     formats: tuple[str, ...] = (),
     helper: Executor | None = None,
+    scenes: SceneCache | None = None,
 ) -> dict[str, bytes]:
     """One chapter mixed and mastered, as the cache files it makes (suffix -> bytes, the
-    timeline ".json" last): no paths, so a cluster worker can run it."""
+    timeline ".json" last): no paths, so a cluster worker can run it (without `scenes`, the
+    mixed scenes kept from earlier renders)."""
     from toolkit.master.master import extra_masters, master_audio
     from toolkit.mix.render import mix_chapter
 
-    mixed = mix_chapter(chapter, clips, voices, library)
+    mixed = mix_chapter(chapter, clips, voices, library, scenes)
     done = master_audio(mixed.audio, helper)
     facts = {
         "duration": len(done.audio) / 44100,
@@ -229,6 +233,7 @@ def master_chapter(
         "true_peak": done.true_peak,
         "cues": [[c.start, c.end, c.kind, c.name, c.scene, c.text] for c in mixed.cues],
         "marks": [[m.start, m.end] for m in mixed.marks],
+        "scenes": list(mixed.scenes),
     }
     files = {".mp3": done.mp3, **extra_masters(done.audio, formats)}
     return files | {".json": json.dumps(facts).encode()}
@@ -398,6 +403,8 @@ def build(
                 todo = plan(project, checked, synth, formats)
             sweep_temporaries(project)
             render_all(project, checked, synth, todo, progress, formats, timings, pool)
+            if todo.render:
+                drop_unused_scenes(project, todo.chapters.values())
             if shared:
                 shared.push(project.cache_dir, entries(synth, todo, formats))
             with timed(timings, "publish"):
@@ -647,13 +654,34 @@ def prune_cache(project: Project, checked: Checked) -> int:
     keep = {synth.path(synth.key(line)[1]).name for line in lines}
     suffixes = (".mp3", ".json", ".flac", ".ogg", ".opus")
     keep |= {f"{key}{ext}" for key in todo.chapters.values() for ext in suffixes}
+    keep |= scenes_in_use(project, todo.chapters.values())
     removed = 0
-    for folder in ("speech", "chapters"):
+    for folder in ("speech", "chapters", "scenes"):
         for path in (project.cache_dir / folder).rglob("*"):
             if path.is_file() and path.name not in keep:
                 path.unlink()
                 removed += 1
     return removed
+
+
+def scenes_in_use(project: Project, keys: Iterable[str]) -> set[str]:
+    """The files of the scene mixes that the chapters of these audio keys were made of."""
+    used = set()
+    for key in keys:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            facts = json.loads((project.cache_dir / "chapters" / f"{key}.json").read_text())
+            used |= {f"{scene}.npy" for scene in facts["scenes"]}
+    return used
+
+
+def drop_unused_scenes(project: Project, keys: Iterable[str]) -> None:
+    """Delete the scene mixes no current chapter is made of: at ~0.35 MB a second of audio
+    they would otherwise pile up with every edit (the lines and chapters, which are far
+    smaller, stay until `drama prune`, so undoing an edit costs nothing)."""
+    used = scenes_in_use(project, keys)
+    for path in (project.cache_dir / "scenes").glob("*.npy"):
+        if path.name not in used:
+            path.unlink(missing_ok=True)
 
 
 def clean(project: Project) -> None:

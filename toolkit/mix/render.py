@@ -12,6 +12,7 @@ from pedalboard import Compressor, Distortion, Pedalboard, Reverb
 
 from toolkit.cast import Voice
 from toolkit.mix.filters import Filter
+from toolkit.mix.scenes import SceneCache, samples_digest, scene_key
 from toolkit.mix.timeline import RATE, Cue, Mark, MixedChapter
 from toolkit.script.model import Ambience, Chapter, Music, Pause, Scene, Sfx, Speech
 
@@ -94,12 +95,15 @@ ONSET_DB, ONSET_LEAD = 20.0, 0.02  # where a cue says a line starts: see audible
 class Placed:
     """Audio put on one bus at a sample offset: `length` samples of float32 (n, 2) that `make`
     renders when the bus is mixed, so a chapter's worth of treated lines never waits in
-    memory for the layout to end."""
+    memory for the layout to end. `what` is everything `make` renders from, for the key of
+    the mix of its scene (`scene`, numbered in the chapter)."""
 
     start: int
     length: int
     make: Callable[[], np.ndarray]
     bus: str  # 'voice', 'fx' or 'music' (beds are laid out apart)
+    scene: int
+    what: tuple
 
 
 @dataclass(frozen=True)
@@ -291,7 +295,9 @@ def audible_onset(samples: np.ndarray) -> float:
 
 
 class Layout:
-    """Walks a chapter's lines, placing each on the timeline and noting cues, beds and marks."""
+    """Walks a chapter's lines, placing each on the timeline and noting cues, beds and marks.
+    Each scene is laid out on its own clock (`t`, seconds from the scene's `origin` sample),
+    so that the samples of a scene do not depend on where in the chapter it falls."""
 
     def __init__(self, clips: dict[Speech, np.ndarray], voices: dict[str, Voice], library):
         self.clips, self.voices, self.library = clips, voices, library
@@ -299,12 +305,21 @@ class Layout:
         self.cues: list[Cue] = []
         self.beds: list[Bed] = []
         self.scene_starts: list[float] = []
-        self.t = LEAD_IN
+        self.origins: list[int] = []  # each scene's first sample
+        self.origin = round(LEAD_IN * RATE)
+        self.t = 0.0
         self.last_speech: Speech | None = None
         self.last_start = self.last_end = 0.0  # the previous line or sound
 
-    def put(self, start: float, length: int, make: Callable[[], np.ndarray], bus: str) -> None:
-        self.placed.append(Placed(int(round(start * RATE)), length, make, bus))
+    def at(self, t: float) -> float:
+        """Seconds into the chapter of `t` on the scene's clock."""
+        return self.origin / RATE + t
+
+    def put(
+        self, start: float, length: int, make: Callable[[], np.ndarray], bus: str, what: tuple
+    ) -> None:
+        offset = self.origin + int(round(start * RATE))
+        self.placed.append(Placed(offset, length, make, bus, len(self.origins) - 1, what))
 
     def bed(self, name: str, switch: float, scene: str) -> None:
         """A bed from `switch` on. One switched to before anything played replaces the last;
@@ -315,12 +330,12 @@ class Layout:
             self.beds.append(Bed(name, switch, scene))
 
     def scene(self, scene: Scene) -> None:
-        switch = self.t - SCENE_GAP / 2 if self.scene_starts else 0.0
-        opening = self.t
+        switch = self.at(-SCENE_GAP / 2) if self.scene_starts else 0.0
         self.scene_starts.append(switch)
+        self.origins.append(self.origin)
         self.bed(scene.ambience, switch, scene.id)
         self.last_speech = None
-        self.last_start = self.last_end = self.t
+        self.last_start = self.last_end = self.t = 0.0
         for line in scene.lines:
             if isinstance(line, Speech):
                 self.speech(line, scene)
@@ -332,8 +347,9 @@ class Layout:
                 self.sound(line.name, line.volume, 0.0, "music", scene, 1.0)
             elif isinstance(line, Ambience):
                 # Before anything has played it replaces the scene's bed rather than following it.
-                self.bed(line.name, self.t if self.t > opening else switch, scene.id)
-        self.t += SCENE_GAP
+                self.bed(line.name, self.at(self.t) if self.t > 0 else switch, scene.id)
+        self.origin += int(round((self.t + SCENE_GAP) * RATE))
+        self.t = 0.0
 
     def speech_start(self, line: Speech) -> float:
         """An overlapping line cuts in before the previous line or sound ends (not before it
@@ -353,10 +369,12 @@ class Layout:
         start = self.speech_start(line)
         voice = self.voices[line.character]
         length = placed_length(len(samples), speech_room(line, scene.room))
-        self.put(start, length, partial(treat_speech, samples, line, voice, scene.room), "voice")
+        make = partial(treat_speech, samples, line, voice, scene.room)
+        what = (samples_digest(samples), line.ext, voice.pan, scene.room)
+        self.put(start, length, make, "voice", what)
         end = start + len(samples) / RATE
-        heard = start + audible_onset(samples)
-        self.cues.append(Cue(heard, end, "speech", line.character, scene.id, line.text))
+        heard = self.at(start + audible_onset(samples))
+        self.cues.append(Cue(heard, self.at(end), "speech", line.character, scene.id, line.text))
         self.last_speech = line
         # An interjection that ends first doesn't let the next line in under the long one.
         self.last_start, self.last_end = start, max(self.last_end, end)
@@ -372,11 +390,12 @@ class Layout:
         if bus == "fx":
             mono = audio.mean(axis=1)
             length = placed_length(len(mono), scene.room)
-            self.put(self.t, length, partial(place, mono, position, scene.room), bus)
+            what = (samples_digest(mono), position, scene.room)
+            self.put(self.t, length, partial(place, mono, position, scene.room), bus, what)
         else:
-            self.put(self.t, len(audio), partial(np.asarray, audio), bus)
+            self.put(self.t, len(audio), partial(np.asarray, audio), bus, ())
         kind = "sfx" if bus == "fx" else bus
-        self.cues.append(Cue(self.t, self.t + seconds, kind, name, scene.id))
+        self.cues.append(Cue(self.at(self.t), self.at(self.t + seconds), kind, name, scene.id))
         self.last_start = self.t
         self.t += seconds * advance
         self.last_end = max(self.last_end, self.t)
@@ -390,27 +409,64 @@ def lay_out(
     for scene in chapter.scenes:
         layout.scene(scene)
     ends = [p.start / RATE + p.length / RATE for p in layout.placed]
-    total = max([layout.t, *ends]) + TAIL
+    total = max([layout.at(0.0), *ends]) + TAIL
     return layout, int(round(total * RATE))
 
 
-def mix_into(buses: dict[str, np.ndarray], layout: Layout, n: int, library) -> list[Cue]:
-    """Add each bus (BUSES) into its buffer in `buses` (buses may share one), beds and music
-    ducked under speech, and return the beds' cues. Each sound is put in its room only here
-    and let go once added; beds are laid a chunk at a time (see lay_beds)."""
-    duck = Duck(layout.cues, n)
-    placed, layout.placed = layout.placed[::-1], []
+def add(
+    buses: dict[str, np.ndarray], placed: list[Placed], duck: Duck | None, origin: int = 0
+) -> None:
+    """Add each item into its bus's buffer in `buses` (buses may share one), starting at
+    sample `origin` of it, music ducked. Each sound is put in its room only here and let go
+    once added."""
+    placed = placed[::-1]
     while placed:
         item = placed.pop()
         audio = item.make()
         if item.bus == "music":
             audio = audio * duck(item.start, item.start + item.length)[:, None]
-        buses[item.bus][item.start : item.start + item.length] += audio
+        buses[item.bus][item.start - origin : item.start - origin + item.length] += audio
+
+
+def mix_into(buses: dict[str, np.ndarray], layout: Layout, n: int, library) -> list[Cue]:
+    """Add each bus (BUSES) into its buffer in `buses` (buses may share one), beds and music
+    ducked under speech, and return the beds' cues; beds are laid a chunk at a time (see
+    lay_beds)."""
+    duck = Duck(layout.cues, n)
+    placed, layout.placed = layout.placed, []
+    add(buses, placed, duck)
     return lay_beds(layout.beds, n, library, buses["bed"], duck)
 
 
+def add_scenes(audio: np.ndarray, layout: Layout, scenes: SceneCache | None) -> list[str]:
+    """Add the voices and effects of each scene into `audio`: the scene mixed on its own
+    (its reverb tails included) and added at its origin, or its mix from `scenes` when
+    nothing in it changed. Only music is left in layout.placed. The scenes' keys, in order."""
+    keys = []
+    for number, origin in enumerate(layout.origins):
+        items = [p for p in layout.placed if p.scene == number and p.bus != "music"]
+        parts = [(p.bus, p.start - origin, p.length, p.what) for p in items]
+        key = scene_key(parts)
+        length = max((p.start - origin + p.length for p in items), default=0)
+        mixed = scenes.get(key, length) if scenes is not None else None
+        if mixed is None:
+            mixed = np.zeros((length, 2), np.float32)
+            add(dict.fromkeys(BUSES, mixed), items, None, origin)
+            if scenes is not None:
+                scenes.put(key, mixed)
+        audio[origin : origin + len(mixed)] += mixed
+        keys.append(key)
+        del mixed
+    layout.placed = [p for p in layout.placed if p.bus == "music"]
+    return keys
+
+
 def finish(
-    chapter: Chapter, layout: Layout, bed_cues: list[Cue], audio: np.ndarray
+    chapter: Chapter,
+    layout: Layout,
+    bed_cues: list[Cue],
+    audio: np.ndarray,
+    scenes: tuple[str, ...] = (),
 ) -> MixedChapter:
     """The mixed chapter with its cues (in time order) and a mark per scene."""
     bounds = [*layout.scene_starts, len(audio) / RATE]
@@ -418,7 +474,7 @@ def finish(
         Mark(bounds[i], bounds[i + 1], scene.title) for i, scene in enumerate(chapter.scenes)
     )
     cues = sorted(layout.cues + bed_cues, key=lambda c: (c.start, c.kind, c.name))
-    return MixedChapter(chapter, audio, tuple(cues), marks)
+    return MixedChapter(chapter, audio, tuple(cues), marks, scenes)
 
 
 def render_stems(
@@ -436,11 +492,17 @@ def render_stems(
 
 
 def mix_chapter(
-    chapter: Chapter, clips: dict[Speech, np.ndarray], voices: dict[str, Voice], library
+    chapter: Chapter,
+    clips: dict[Speech, np.ndarray],
+    voices: dict[str, Voice],
+    library,
+    scenes: SceneCache | None = None,
 ) -> MixedChapter:
     """Place every line of `chapter` and mix it into float32 stereo at RATE, in one
-    chapter-length buffer (render_stems keeps one per bus)."""
+    chapter-length buffer (render_stems keeps one per bus), scene by scene: the mixes of
+    scenes the last render of any chapter left in `scenes` are reused."""
     layout, n = lay_out(chapter, clips, voices, library)
     audio = np.zeros((n, 2), np.float32)
+    keys = add_scenes(audio, layout, scenes)
     bed_cues = mix_into(dict.fromkeys(BUSES, audio), layout, n, library)
-    return finish(chapter, layout, bed_cues, audio)
+    return finish(chapter, layout, bed_cues, audio, tuple(keys))

@@ -41,6 +41,7 @@ class MixedChapter:
     audio: np.ndarray  # float32, shape (samples, 2), RATE Hz
     cues: tuple[Cue, ...]
     marks: tuple[Mark, ...]
+    scenes: tuple[str, ...] = ()  # the keys of its scenes' mixes (see mix/scenes.py)
 
     @property
     def duration(self) -> float:
