@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from conftest import CHAPTER_ONE, run_cli, write_project
 
-from toolkit.master import splice
+from toolkit.fsutil import Blobs
+from toolkit.master import encode, splice
 from toolkit.master.encode import _encode_mp3_all, decode, encode_mp3
-from toolkit.master.loudness import normalize
+from toolkit.master.loudness import Leveler, integrated_lufs, normalize
 from toolkit.mix.timeline import RATE
 from toolkit.speech import synth
 from toolkit.speech.festival import Festival
@@ -90,15 +91,20 @@ def test_spliced_mp3_is_one_valid_gapless_cbr_file(tmp_path: Path, long_audio, s
 def test_spliced_header_matches_a_whole_encode(long_audio, spliced) -> None:
     whole = _encode_mp3_all([long_audio], 128)[0]
     ours, theirs = splice.frames(spliced), splice.frames(whole)
-    assert len(ours) == len(theirs) and len(spliced) == len(whole)
+    # Each segment pads its frames (417 or 418 bytes) counting from its own first frame, so
+    # the stream may be a byte longer or shorter per cut than a whole encode.
+    cuts = len(splice.segments(len(long_audio))) - 1
+    assert len(ours) == len(theirs) and abs(len(spliced) - len(whole)) <= cuts
     assert all(f.length in (417, 418) for f in ours)  # every frame 128 kbps
     a, b = spliced.index(b"Info"), whole.index(b"Info")
-    assert spliced[a : a + 16] == whole[b : b + 16]  # flags, frame count, bytes
+    assert spliced[a : a + 12] == whole[b : b + 12]  # flags, frame count
+    assert int.from_bytes(spliced[a + 12 : a + 16], "big") == len(spliced)  # bytes
     toc = np.frombuffer(spliced[a + 16 : a + 116], np.uint8).astype(int)
     assert np.abs(toc - np.frombuffer(whole[b + 16 : b + 116], np.uint8)).max() <= 1
     lame = a + 120
-    # encoder string and settings, delay and padding, music length as LAME wrote them
-    assert spliced[lame : lame + 32] == whole[b + 120 : b + 152]
+    # encoder string and settings, delay and padding as LAME wrote them; the music length
+    assert spliced[lame : lame + 28] == whole[b + 120 : b + 148]
+    assert int.from_bytes(spliced[lame + 28 : lame + 32], "big") == len(spliced)
     music = _crc16_arc(spliced[ours[1].offset :])
     assert int.from_bytes(spliced[lame + 32 : lame + 34], "big") == music
     assert int.from_bytes(spliced[lame + 34 : lame + 36], "big") == _crc16_arc(spliced[: lame + 34])
@@ -218,3 +224,46 @@ def test_festival_is_asked_again_when_its_installation_changes(tmp_path: Path, m
     os.utime(tmp_path / "bin/festival", ns=(0, 0))  # another festival: asked again
     subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO, check=True)
     assert len(log.read_text().splitlines()) == 2
+
+
+def test_only_the_segments_an_edit_changed_are_encoded_again(
+    tmp_path: Path, long_audio, spliced, monkeypatch
+) -> None:
+    """With the segments of the last encode kept, an edit in the last second encodes only
+    the last segment, and the stream is the bytes of an encode from nothing; a kept segment
+    that was cut short is encoded again rather than spliced in."""
+    assert encode_mp3(long_audio, encoded=Blobs(tmp_path, ".mp3")) == spliced
+    edited = long_audio.copy()
+    edited[-RATE:] *= np.float32(0.5)
+    fresh = encode_mp3(edited)
+    cuts = splice.segments(len(edited))
+    sizes: list[int] = []
+    real = encode._encode_mp3_all
+
+    def counted(pieces: list[np.ndarray], bitrate: int) -> list[bytes]:
+        sizes.extend(len(piece) for piece in pieces)
+        return real(pieces, bitrate)
+
+    monkeypatch.setattr(encode, "_encode_mp3_all", counted)
+    assert encode_mp3(edited, encoded=Blobs(tmp_path, ".mp3")) == fresh
+    assert sizes == [cuts[-1][2] - cuts[-1][1]]
+    sizes.clear()
+    first = tmp_path / f"{encode._segment_key(edited[cuts[0][1] : cuts[0][2]], 128)}.mp3"
+    first.write_bytes(first.read_bytes()[:-1000])
+    assert encode_mp3(edited, encoded=Blobs(tmp_path, ".mp3")) == fresh
+    assert sizes == [cuts[0][2] - cuts[0][1]]
+
+
+def test_an_edit_late_in_a_chapter_leaves_the_master_before_it_as_it_was(long_audio) -> None:
+    """The master gain sits on a grid, so an edit that barely moves the loudness (one line
+    of many) leaves every sample before it as it was: what the segments reuse."""
+    mix = long_audio * np.float32(0.3)
+    edited = mix.copy()
+    edited[-2 * RATE :] *= np.float32(1.05)
+    before, setting = Leveler(mix).level(-16.0, -1.5)
+    after, moved = Leveler(edited).level(-16.0, -1.5)
+    assert setting.gain_db == moved.gain_db
+    unchanged = len(mix) - 2 * RATE - RATE // 100  # less the limiter's look-ahead
+    assert np.array_equal(before[:unchanged], after[:unchanged])
+    assert not np.array_equal(before, after)
+    assert abs(integrated_lufs(before) + 16.0) < 0.1

@@ -28,7 +28,7 @@ from pathlib import Path
 import toolkit
 from toolkit.cast import Voice, load_cast
 from toolkit.errors import Collector, DramaError
-from toolkit.fsutil import atomic_write_bytes, disk_error, write_if_changed
+from toolkit.fsutil import Blobs, atomic_write_bytes, disk_error, write_if_changed
 from toolkit.master.episode import Episode
 from toolkit.master.package import check_formats, episode_formats, master_formats
 from toolkit.memory import give_back_freed_memory
@@ -203,7 +203,8 @@ def render_chapter(
     clips = {line: np.load(path) for line, path in clip_files.items()}
     library = Library(sounds_dir, cache_dir / "sounds")
     scenes = SceneCache(cache_dir / "scenes")
-    files = master_chapter(chapter, clips, voices, library, formats, helper, scenes)
+    encoded = Blobs(cache_dir / "mp3", ".mp3")
+    files = master_chapter(chapter, clips, voices, library, formats, helper, scenes, encoded)
     store_chapter(cache_dir, key, files)
     del clips, files
     give_back_freed_memory()
@@ -218,15 +219,16 @@ def master_chapter(
     formats: tuple[str, ...] = (),
     helper: Executor | None = None,
     scenes: SceneCache | None = None,
+    encoded: Blobs | None = None,
 ) -> dict[str, bytes]:
     """One chapter mixed and mastered, as the cache files it makes (suffix -> bytes, the
-    timeline ".json" last): no paths, so a cluster worker can run it (without `scenes`, the
-    mixed scenes kept from earlier renders)."""
+    timeline ".json" last): no paths, so a cluster worker can run it (without the scenes
+    and MP3 segments kept from earlier renders, `scenes` and `encoded`)."""
     from toolkit.master.master import extra_masters, master_audio
     from toolkit.mix.render import mix_chapter
 
     mixed = mix_chapter(chapter, clips, voices, library, scenes)
-    done = master_audio(mixed.audio, helper)
+    done = master_audio(mixed.audio, helper, encoded)
     facts = {
         "duration": len(done.audio) / 44100,
         "lufs": done.lufs,
@@ -234,6 +236,7 @@ def master_chapter(
         "cues": [[c.start, c.end, c.kind, c.name, c.scene, c.text] for c in mixed.cues],
         "marks": [[m.start, m.end] for m in mixed.marks],
         "scenes": list(mixed.scenes),
+        "segments": sorted(encoded.used) if encoded else [],
     }
     files = {".mp3": done.mp3, **extra_masters(done.audio, formats)}
     return files | {".json": json.dumps(facts).encode()}
@@ -404,7 +407,7 @@ def build(
             sweep_temporaries(project)
             render_all(project, checked, synth, todo, progress, formats, timings, pool)
             if todo.render:
-                drop_unused_scenes(project, todo.chapters.values())
+                drop_unmade(project, todo.chapters.values())
             if shared:
                 shared.push(project.cache_dir, entries(synth, todo, formats))
             with timed(timings, "publish"):
@@ -654,9 +657,10 @@ def prune_cache(project: Project, checked: Checked) -> int:
     keep = {synth.path(synth.key(line)[1]).name for line in lines}
     suffixes = (".mp3", ".json", ".flac", ".ogg", ".opus")
     keep |= {f"{key}{ext}" for key in todo.chapters.values() for ext in suffixes}
-    keep |= scenes_in_use(project, todo.chapters.values())
+    for names in made_from(project, todo.chapters.values()).values():
+        keep |= names
     removed = 0
-    for folder in ("speech", "chapters", "scenes"):
+    for folder in ("speech", "chapters", *MADE_FROM):
         for path in (project.cache_dir / folder).rglob("*"):
             if path.is_file() and path.name not in keep:
                 path.unlink()
@@ -664,24 +668,30 @@ def prune_cache(project: Project, checked: Checked) -> int:
     return removed
 
 
-def scenes_in_use(project: Project, keys: Iterable[str]) -> set[str]:
-    """The files of the scene mixes that the chapters of these audio keys were made of."""
-    used = set()
+# What a chapter's facts list of the files in these cache folders it was made from.
+MADE_FROM = {"scenes": ("scenes", ".npy"), "mp3": ("segments", ".mp3")}
+
+
+def made_from(project: Project, keys: Iterable[str]) -> dict[str, set[str]]:
+    """The files in each MADE_FROM folder that the chapters of these audio keys were made
+    from: their scenes' mixes and their MP3 segments."""
+    used: dict[str, set[str]] = {folder: set() for folder in MADE_FROM}
     for key in keys:
         with contextlib.suppress(OSError, ValueError, KeyError):
             facts = json.loads((project.cache_dir / "chapters" / f"{key}.json").read_text())
-            used |= {f"{scene}.npy" for scene in facts["scenes"]}
+            for folder, (field, suffix) in MADE_FROM.items():
+                used[folder] |= {f"{name}{suffix}" for name in facts.get(field, ())}
     return used
 
 
-def drop_unused_scenes(project: Project, keys: Iterable[str]) -> None:
-    """Delete the scene mixes no current chapter is made of: at ~0.35 MB a second of audio
-    they would otherwise pile up with every edit (the lines and chapters, which are far
-    smaller, stay until `drama prune`, so undoing an edit costs nothing)."""
-    used = scenes_in_use(project, keys)
-    for path in (project.cache_dir / "scenes").glob("*.npy"):
-        if path.name not in used:
-            path.unlink(missing_ok=True)
+def drop_unmade(project: Project, keys: Iterable[str]) -> None:
+    """Delete the scene mixes and MP3 segments no current chapter was made from: at ~0.35 MB
+    a second of audio the scenes would otherwise pile up with every edit (lines and
+    chapters, far smaller, stay until `drama prune`, so undoing an edit costs nothing)."""
+    for folder, names in made_from(project, keys).items():
+        for path in (project.cache_dir / folder).glob("*"):
+            if path.is_file() and path.name not in names:
+                path.unlink(missing_ok=True)
 
 
 def clean(project: Project) -> None:

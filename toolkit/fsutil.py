@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -72,3 +73,28 @@ def disk_error(exc: OSError, root: Path) -> DramaError:
         folder = where.name
     advice = _ADVICE.get(exc.errno or 0, "check the folder and build again")
     return DramaError(f"cannot write {folder}: {exc.strerror or exc}; {advice}")
+
+
+class Blobs:
+    """Bytes kept in files of `folder` by key, each file ending in the SHA-256 of its bytes:
+    one cut short or garbled reads as missing, never as other data. `used` collects every
+    key asked for or stored, so a caller can tell which files it still needs."""
+
+    def __init__(self, folder: Path, suffix: str):
+        self.folder, self.suffix = folder, suffix
+        self.used: set[str] = set()
+
+    def get(self, key: str) -> bytes | None:
+        self.used.add(key)
+        try:
+            blob = (self.folder / f"{key}{self.suffix}").read_bytes()
+        except OSError:
+            return None
+        data, digest = blob[:-32], blob[-32:]
+        return data if hashlib.sha256(data).digest() == digest else None
+
+    def put(self, key: str, data: bytes) -> None:
+        self.used.add(key)
+        atomic_write_bytes(
+            self.folder / f"{key}{self.suffix}", data + hashlib.sha256(data).digest()
+        )

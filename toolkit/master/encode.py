@@ -5,13 +5,16 @@ with an atomic rename, so a half-encoded file never sits at the final path."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from concurrent.futures import Executor
 
 import numpy as np
+import pedalboard
 from mutagen.ogg import OggPage
 from pedalboard.io import AudioFile
 
+from toolkit.fsutil import Blobs
 from toolkit.master.splice import join, segments
 from toolkit.mix.timeline import RATE
 
@@ -24,21 +27,44 @@ OPUS_KBPS = 64  # stereo speech, music and beds: about half the MP3's size, no a
 _CHUNK = 1 << 16  # samples handed to the encoder at once: no whole-chapter copies
 
 
-def encode_mp3(audio: np.ndarray, bitrate: int = 128, helper: Executor | None = None) -> bytes:
+def encode_mp3(
+    audio: np.ndarray,
+    bitrate: int = 128,
+    helper: Executor | None = None,
+    encoded: Blobs | None = None,
+) -> bytes:
     """(samples, 2) float32 at RATE -> MP3 bytes, CBR at `bitrate` kbps with a LAME Info header.
 
-    Encoded in segments spliced into one stream (see splice.py); a `helper` process encodes
-    the second half of them meanwhile. The bytes are the same with or without one.
-    Expects mastered audio (peaks at least 0.5 dB under full scale): the preset compensation
-    raises the level by up to 0.45 dB before the encoder."""
+    Encoded in segments spliced into one stream (see splice.py). A segment whose input
+    samples are exactly those of one in `encoded` (the segments of earlier encodes, by their
+    input) is taken from there: after an edit only the segments from the edit on are
+    encoded. A `helper` process encodes half of the rest meanwhile. The bytes are the same
+    with or without either. Expects mastered audio (peaks at least 0.5 dB under full scale):
+    the preset compensation raises the level by up to 0.45 dB before the encoder."""
     pieces = [audio[lo:hi] for _, lo, hi in segments(len(audio))]
-    half = _halfway([len(piece) for piece in pieces]) if helper is not None else len(pieces)
-    theirs = helper.submit(_encode_mp3_all, pieces[half:], bitrate) if pieces[half:] else None
-    ours = _encode_mp3_all(pieces[:half], bitrate)
+    keys = [_segment_key(piece, bitrate) for piece in pieces] if encoded else []
+    parts = [encoded.get(key) for key in keys] if encoded else [None] * len(pieces)
+    todo = [i for i, part in enumerate(parts) if part is None]
+    half = _halfway([len(pieces[i]) for i in todo]) if helper is not None else len(todo)
+    theirs = [pieces[i] for i in todo[half:]]
+    later = helper.submit(_encode_mp3_all, theirs, bitrate) if theirs else None
+    made = _encode_mp3_all([pieces[i] for i in todo[:half]], bitrate)
+    for i, part in zip(todo, made + (later.result() if later else []), strict=True):
+        parts[i] = part
+        if encoded:
+            encoded.put(keys[i], part)
     try:
-        return join(ours + (theirs.result() if theirs else []), len(audio))
+        return join(parts, len(audio))
     except ValueError:  # no frame to splice at (not seen on speech): encoded whole
         return _encode_mp3_all([audio], bitrate)[0]
+
+
+def _segment_key(piece: np.ndarray, bitrate: int) -> str:
+    """What a segment's MP3 is made from: its samples, the bitrate and the encoder."""
+    digest = hashlib.blake2b(f"{bitrate} {pedalboard.__version__} {len(piece)}".encode())
+    for channel in piece.T:
+        digest.update(np.ascontiguousarray(channel, dtype=np.float32))
+    return digest.hexdigest()[:40]
 
 
 def _halfway(sizes: list[int]) -> int:

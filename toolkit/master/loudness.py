@@ -46,6 +46,10 @@ _LIMITER_SLACK_DB = 0.25
 # Aim well inside the tolerance so the encoder's small loudness change still passes.
 _LUFS_AIM = 0.05
 _MAX_PASSES = 12
+# The gain is a multiple of this (dB), the loudness within half of it of the best gain: an
+# edit moves a chapter's best gain by hundredths of a dB, so most leave the gain, and with it
+# every sample before the edit, as it was (which the MP3 encoder's segment cache reuses).
+_GAIN_STEP = 0.1
 _MAX_LIMITING_DB = 40.0  # deeper than this the "drama" is a click: stop chasing loudness
 
 # BS.1770 K-weighting as pyloudnorm's Meter designs it at RATE (its IIRfilter high_shelf
@@ -207,7 +211,12 @@ class Leveler:
         loud: tuple[float, float] | None = None
         best: tuple[float, float, _Cuts] | None = None  # (distance from target, gain, cuts)
         last: tuple[float, float] | None = None
+        tried: set[float] = set()
         for _ in range(_MAX_PASSES):
+            gain_db = round(gain_db / _GAIN_STEP) * _GAIN_STEP
+            if gain_db in tried:  # the search has narrowed to the grid's step
+                break
+            tried.add(gain_db)
             cuts = self._cuts(10 ** (gain_db / 20), 10 ** (limit_db / 20))
             lufs = self._limited_lufs(gain_db, cuts)
             if best is None or abs(lufs - target) < best[0]:

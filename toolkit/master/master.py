@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from toolkit.fsutil import Blobs
 from toolkit.master.encode import decode, encode_flac, encode_mp3, encode_ogg, encode_opus
 from toolkit.master.episode import Episode
 from toolkit.master.loudness import (
@@ -41,7 +42,9 @@ class Mastered(NamedTuple):
     true_peak: float  # dBTP of the decoded MP3
 
 
-def master_audio(audio: np.ndarray, helper: Executor | None = None) -> Mastered:
+def master_audio(
+    audio: np.ndarray, helper: Executor | None = None, encoded: Blobs | None = None
+) -> Mastered:
     """Normalize and encode; if the decoded MP3 misses the targets, shift the loudness aim
     and add limiter headroom by what was missed and redo (normal speech passes first time).
     The input is analysed once; a redo reuses that and pays mostly for the encode.
@@ -49,12 +52,13 @@ def master_audio(audio: np.ndarray, helper: Executor | None = None) -> Mastered:
     Besides the input, one chapter-length buffer at a time: the normalized audio is let go
     while the MP3 is decoded and measured, and rendered again for the result. A `helper`
     process, when given, encodes half the MP3 (the same bytes as without it); that is an
-    edit, one chapter mastered alone, so the normalized audio is kept instead (~0.2 s)."""
+    edit, one chapter mastered alone, so the normalized audio is kept instead (~0.2 s).
+    `encoded` holds MP3 segments of earlier masters for the encoder to reuse."""
     leveler = Leveler(audio)
     target, headroom = TARGET_LUFS, LIMITER_HEADROOM_DB
     for _ in range(_MAX_ENCODES):
         normalized, setting = leveler.level(target, CEILING_DB - headroom)
-        mp3 = encode_mp3(normalized, helper=helper)
+        mp3 = encode_mp3(normalized, helper=helper, encoded=encoded)
         if helper is None:
             normalized = None
         decoded = decode(mp3)
