@@ -142,6 +142,29 @@ def test_an_edit_remixes_only_its_scene_and_sounds_as_if_built_afresh(
         assert (root / "build" / name).read_bytes() == (fresh / "build" / name).read_bytes()
 
 
+def test_prune_drops_what_the_script_no_longer_uses_and_keeps_the_rest(
+    built: Path, tmp_path: Path
+) -> None:
+    """After an edit the old line and the old chapter stay cached (undo is free) until
+    `drama clean --prune`; that leaves exactly what the current script is made of (its
+    scene mixes and MP3 segments too), so the next build voices and renders nothing."""
+    root = tmp_path / "prune"
+    shutil.copytree(built, root)
+    cache = root / ".cache"
+    (root / "script/01-one.yaml").write_text(CHAPTER_ONE.replace("That's fair.", "Fine."))
+    assert run_cli("build", "-C", str(root), "-q").exit_code == 0
+    before = {p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()}
+    result = run_cli("clean", "--prune", "-C", str(root))
+    assert result.exit_code == 0 and "pruned 3 cache entries" in result.output, result.output
+    after = {p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()}
+    gone = before - after
+    assert len([p for p in gone if p.startswith("speech/")]) == 1  # the old line
+    assert sorted(p.rsplit(".", 1)[1] for p in gone if p.startswith("chapters/")) == ["json", "mp3"]
+    assert {p.split("/")[0] for p in after} >= {"speech", "chapters", "scenes", "mp3"}
+    rebuilt = run_cli("build", "-C", str(root))
+    assert "synthesized 0 lines, rendered 0 chapters" in rebuilt.stderr
+
+
 def test_retitle_and_reorder_synthesize_nothing(built: Path, tmp_path: Path) -> None:
     root = tmp_path / "retitle"
     shutil.copytree(built, root)

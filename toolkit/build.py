@@ -687,7 +687,8 @@ def made_from(project: Project, keys: Iterable[str]) -> dict[str, set[str]]:
 def drop_unmade(project: Project, keys: Iterable[str]) -> None:
     """Delete the scene mixes and MP3 segments no current chapter was made from: at ~0.35 MB
     a second of audio the scenes would otherwise pile up with every edit (lines and
-    chapters, far smaller, stay until `drama prune`, so undoing an edit costs nothing)."""
+    chapters, far smaller, stay until `drama clean --prune`, so undoing an edit costs
+    nothing)."""
     for folder, names in made_from(project, keys).items():
         for path in (project.cache_dir / folder).glob("*"):
             if path.is_file() and path.name not in names:

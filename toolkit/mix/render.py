@@ -416,9 +416,9 @@ def lay_out(
 def add(
     buses: dict[str, np.ndarray], placed: list[Placed], duck: Duck | None, origin: int = 0
 ) -> None:
-    """Add each item into its bus's buffer in `buses` (buses may share one), starting at
-    sample `origin` of it, music ducked. Each sound is put in its room only here and let go
-    once added."""
+    """Add each item into its bus's buffer in `buses` (buses may share one), whose first
+    sample is sample `origin` of the chapter, music ducked. Each sound is put in its room only
+    here and let go once added."""
     placed = placed[::-1]
     while placed:
         item = placed.pop()
