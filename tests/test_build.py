@@ -129,12 +129,12 @@ def test_an_edit_remixes_only_its_scene_and_sounds_as_if_built_afresh(
     root = tmp_path / "edit"
     shutil.copytree(built, root)
     scenes = root / ".cache/scenes"
-    before = {p.name for p in scenes.glob("*.npy")}
+    before = {p.name for p in scenes.glob("*.f32")}
     assert len(before) == 3  # kitchen and park in chapter one, office in chapter two
     edited = CHAPTER_ONE.replace("That's fair.", "That's more than fair.")
     (root / "script/01-one.yaml").write_text(edited)
     assert run_cli("build", "-C", str(root), "-q").exit_code == 0
-    after = {p.name for p in scenes.glob("*.npy")}
+    after = {p.name for p in scenes.glob("*.f32")}
     assert len(after) == 3 and len(after - before) == 1 and len(before - after) == 1
     fresh = write_project(tmp_path / "fresh", {"script/01-one.yaml": edited})
     assert run_cli("build", "-C", str(fresh), "-q").exit_code == 0

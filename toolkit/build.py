@@ -669,7 +669,7 @@ def prune_cache(project: Project, checked: Checked) -> int:
 
 
 # What a chapter's facts list of the files in these cache folders it was made from.
-MADE_FROM = {"scenes": ("scenes", ".npy"), "mp3": ("segments", ".mp3")}
+MADE_FROM = {"scenes": ("scenes", ".f32"), "mp3": ("segments", ".mp3")}
 
 
 def made_from(project: Project, keys: Iterable[str]) -> dict[str, set[str]]:

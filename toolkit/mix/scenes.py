@@ -10,13 +10,12 @@ which are ducked under speech all along the chapter, are never cached."""
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
 import numpy as np
 import pedalboard
 
-from toolkit.fsutil import atomic_write_bytes
+from toolkit.fsutil import Blobs
 
 _CODE = hashlib.sha256(pedalboard.__version__.encode())
 for _name in ("render.py", "filters.py", "scenes.py"):
@@ -36,21 +35,19 @@ def samples_digest(samples: np.ndarray) -> str:
 
 
 class SceneCache:
-    """Scene mixes as .npy files in `folder`, by scene_key."""
+    """Scene mixes in `folder` by scene_key: raw float32 stereo kept as fsutil.Blobs, so a
+    file cut short or with a byte changed reads as missing and the scene is mixed again."""
 
     def __init__(self, folder: Path):
-        self.folder = folder
+        self.blobs = Blobs(folder, ".f32")
 
     def get(self, key: str, length: int) -> np.ndarray | None:
         """The scene's mix, `length` samples of float32 stereo, or None when it is not there
-        or does not read back whole (a garbled entry is mixed again, not a crash)."""
-        try:
-            audio = np.load(self.folder / f"{key}.npy")
-        except (OSError, ValueError, EOFError):
+        or does not read back whole."""
+        data = self.blobs.get(key)
+        if data is None or len(data) != length * 8:
             return None
-        return audio if audio.shape == (length, 2) and audio.dtype == np.float32 else None
+        return np.frombuffer(data, np.float32).reshape(length, 2)
 
     def put(self, key: str, audio: np.ndarray) -> None:
-        buffer = io.BytesIO()
-        np.save(buffer, audio)
-        atomic_write_bytes(self.folder / f"{key}.npy", buffer.getvalue())
+        self.blobs.put(key, np.ascontiguousarray(audio, np.float32).tobytes())

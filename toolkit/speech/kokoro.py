@@ -16,7 +16,8 @@ Kokoro pads each call with 0.4-0.7 s of silence and pauses 0.8-1 s between sente
 longer than the other engines: each sentence is synthesized on its own, trimmed, and joined
 with PAUSE seconds of silence. A sentence longer than CALL_IDS is voiced in calls cut at its
 commas (or spaces), joined with CLAUSE_PAUSE: the model's working memory grows with the call,
-~1.7 MB per symbol (a 195-symbol sentence took a worker from 195 to 580 MB).
+~1.2 MB per symbol (measured on calls of 14 to 122 symbols; two calls of ~110 at once on one
+session added 290-325 MB).
 
 A build voicing many lines runs them on one thread each, all sharing one session (onnxruntime
 runs a session from several threads at once, without the GIL); a build voicing a line or two
