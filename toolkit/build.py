@@ -33,6 +33,7 @@ from toolkit.master.episode import Episode
 from toolkit.master.package import check_formats, episode_formats, master_formats
 from toolkit.memory import give_back_freed_memory
 from toolkit.mix.check import check_sounds
+from toolkit.mix.scenes import SUFFIX as SCENE_SUFFIX
 from toolkit.mix.scenes import SceneCache
 from toolkit.mix.sounds import Library
 from toolkit.mix.timeline import Cue, Mark
@@ -203,7 +204,7 @@ def render_chapter(
     clips = {line: np.load(path) for line, path in clip_files.items()}
     library = Library(sounds_dir, cache_dir / "sounds")
     scenes = SceneCache(cache_dir / "scenes")
-    encoded = Blobs(cache_dir / "mp3", ".mp3")
+    encoded = Blobs(cache_dir / "mp3", SEGMENT_SUFFIX)
     files = master_chapter(chapter, clips, voices, library, formats, helper, scenes, encoded)
     store_chapter(cache_dir, key, files)
     del clips, files
@@ -668,8 +669,9 @@ def prune_cache(project: Project, checked: Checked) -> int:
     return removed
 
 
+SEGMENT_SUFFIX = ".mp3"  # a chapter's MP3 segments in .cache/mp3
 # What a chapter's facts list of the files in these cache folders it was made from.
-MADE_FROM = {"scenes": ("scenes", ".f32"), "mp3": ("segments", ".mp3")}
+MADE_FROM = {"scenes": ("scenes", SCENE_SUFFIX), "mp3": ("segments", SEGMENT_SUFFIX)}
 
 
 def made_from(project: Project, keys: Iterable[str]) -> dict[str, set[str]]:

@@ -34,12 +34,15 @@ def samples_digest(samples: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(samples), digest_size=16).hexdigest()
 
 
+SUFFIX = ".f32"  # raw float32 stereo, with fsutil.Blobs' SHA-256 at the end
+
+
 class SceneCache:
     """Scene mixes in `folder` by scene_key: raw float32 stereo kept as fsutil.Blobs, so a
     file cut short or with a byte changed reads as missing and the scene is mixed again."""
 
     def __init__(self, folder: Path):
-        self.blobs = Blobs(folder, ".f32")
+        self.blobs = Blobs(folder, SUFFIX)
 
     def get(self, key: str, length: int) -> np.ndarray | None:
         """The scene's mix, `length` samples of float32 stereo, or None when it is not there
