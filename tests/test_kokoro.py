@@ -300,3 +300,19 @@ def test_story_cast_sounds_like_its_characters(story_root: Path) -> None:
     pitch = {name: f0(speak(voice.chain[0], TEXT, None)) for name, voice in cast.items()}
     assert pitch["AVA"] > 240 and pitch["JAMES"] < 160, pitch
     assert 160 < pitch["MOM"] < pitch["AVA"] - 25, pitch
+
+
+def test_prepared_text_is_voiced_the_same_with_the_front_end_let_go() -> None:
+    # A build reads all its Kokoro text at once and unloads the front end (~60 MB of
+    # lexicons) before voicing: the phonemes, and so the audio, are those it would read later.
+    engine, spec = ENGINES["kokoro"], VoiceSpec("kokoro", "jf_alpha")
+    texts = ["Twelve years is a long time.", "Ava ran to the door."]
+    engine.release()
+    unprepared = [kokoro.render(text, spec.voice, 1.0) for text in texts]
+    engine.prepare(texts)
+    assert kokoro._g2p.cache_info().currsize == 0
+    for text, before in zip(texts, unprepared, strict=True):
+        assert np.array_equal(kokoro.render(text, spec.voice, 1.0), before)
+    assert kokoro._g2p.cache_info().currsize == 0  # never loaded again for those texts
+    engine.release()
+    assert not kokoro._READ

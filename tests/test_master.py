@@ -566,3 +566,24 @@ def test_atomic_write_leaves_no_temp_and_normal_permissions(tmp_path: Path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize(
+    ("order", "lo", "hi"),
+    [(2, 50, 900), (1, 900, 1800), (2, None, 40), (3, 100, None), (4, 200, 3000)],
+)
+def test_butterworth_is_scipys_design(order, lo, hi):
+    # The procedural sounds' filters, designed without scipy: the same response as
+    # scipy.signal.butter's, and the same output as its recursive filter.
+    from scipy.signal import butter, sosfilt, sosfreqz
+
+    from toolkit.mix.filters import Filter, butterworth
+
+    kind = "bandpass" if lo and hi else "highpass" if lo else "lowpass"
+    want = butter(order, [lo, hi] if lo and hi else lo or hi, kind, fs=RATE, output="sos")
+    mine = butterworth(order, lo, hi, RATE)
+    w = np.linspace(0, np.pi, 4096)
+    assert np.abs(sosfreqz(mine, w)[1] - sosfreqz(want, w)[1]).max() < 1e-9
+    x = np.random.default_rng(3).standard_normal(2 * RATE)
+    y = sosfilt(want, x)
+    assert np.abs(Filter(mine)(x) - y).max() < 1e-6 * np.abs(y).max()

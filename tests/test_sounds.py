@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
@@ -296,3 +300,20 @@ def test_a_build_keeps_drawn_sounds_on_disk_not_in_memory(tmp_path):
     assert len(list(tmp_path.glob("kitchen-*.npy"))) == 1
     assert np.array_equal(Library(None, tmp_path).render("kitchen", 3.0), drawn)
     assert np.array_equal(render("kitchen", 3.0), drawn)
+
+
+def test_drawing_every_built_in_imports_no_scipy():
+    # scipy.signal holds ~65 MB in a build process that drew a bed with it, for the rest
+    # of a cold build, beside the voices.
+    code = (
+        "import sys\n"
+        "from toolkit.mix.sounds._builtin import catalogue, make\n"
+        "for info in catalogue():\n"
+        "    make(info.name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy'}))\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

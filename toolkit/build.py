@@ -536,6 +536,8 @@ def render_all(
     # On the render thread a chapter waits for a core the voices leave free.
     work = partial(synth.on_a_core, render_chapter) if cluster is None else render_chapter
     early = early_lines(synth, todo.lines) if pooled else []
+    if pooled and cluster is None:
+        synth.prepare(todo.lines)
     with local as renderer, _helper(alone) as helper:
         pool = cluster or renderer
         with synth.session(len(todo.lines), cluster):

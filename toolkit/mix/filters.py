@@ -56,3 +56,37 @@ class Filter:
         part = np.asarray(x[..., max(lo - lead, 0) : lo], np.float32)
         pad = [(0, 0)] * (part.ndim - 1) + [(lead - part.shape[-1], 0)]
         return np.pad(part, pad)
+
+
+def butterworth(order: int, lo: float | None, hi: float | None, rate: float) -> np.ndarray:
+    """Butterworth sections (rows as Filter takes them): band-pass with both edges, high-pass
+    with `lo` alone, low-pass with `hi` alone, designed as scipy.signal.butter does (analog
+    prototype, pre-warped edges, bilinear transform; the tests compare the two), so the
+    procedural sounds need no scipy either. Sections are grouped, not paired for recursive
+    use: Filter runs their product, where the grouping changes nothing."""
+    poles = np.exp(1j * np.pi * (2 * np.arange(order) + order + 1) / (2 * order))
+    warp = [2 * rate * np.tan(np.pi * f / rate) if f else 0.0 for f in (lo, hi)]
+    if lo and hi:
+        width, centre = warp[1] - warp[0], np.sqrt(warp[0] * warp[1])
+        half = poles * width / 2
+        root = np.sqrt(half**2 - centre**2)
+        poles, zeros = np.r_[half + root, half - root], np.r_[np.ones(order), -np.ones(order)]
+        at = np.exp(2j * np.arctan(centre / (2 * rate)))  # the pass band's centre, as z
+    elif lo:
+        poles, zeros, at = warp[0] / poles, np.ones(order), -1.0
+    else:
+        poles, zeros, at = warp[1] * poles, -np.ones(order), 1.0
+    poles = (2 * rate + poles) / (2 * rate - poles)
+    upper = poles[poles.imag > 1e-12]
+    real = np.sort(poles[np.abs(poles.imag) <= 1e-12].real)
+    quadratics = [np.poly([p, np.conj(p)]).real for p in upper]
+    quadratics += [np.poly(real[i : i + 2]) for i in range(0, len(real), 2)]
+    sections = []
+    for i, a in enumerate(quadratics):
+        b = np.poly(zeros[2 * i : 2 * i + len(a) - 1])
+        sections.append(np.r_[np.pad(b, (0, 3 - len(b))), np.pad(a, (0, 3 - len(a)))])
+    sos = np.array(sections)
+    z = np.array([1, 1 / at, 1 / at**2])
+    gain = np.prod([abs((s[:3] @ z) / (s[3:] @ z)) for s in sos])
+    sos[0, :3] /= gain
+    return sos

@@ -85,6 +85,11 @@ class Engine(ABC):
     def accepts(self, voice: str) -> bool:
         return voice in self.voices()
 
+    def prepare(self, texts: list[str]) -> None:
+        """Read every text a build is about to give `synthesize` at once, before voicing any
+        (an engine whose front end can then be let go early). Most have nothing to do."""
+        return
+
     def release(self) -> None:
         """Let go of a loaded model (a build does once no line left needs it); the next
         line loads it again. Engines that load nothing in the build's process have none."""

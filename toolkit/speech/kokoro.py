@@ -23,7 +23,8 @@ A build voicing many lines runs them on one thread each, all sharing one session
 runs a session from several threads at once, without the GIL); a build voicing a line or two
 alone gives it every core (`Engine.cores`). The bytes are the same either way (measured:
 onnxruntime splits this model's work over threads without changing any sum), which a test
-checks. The front end runs one call at a time, and the first call loads the model.
+checks. The front end runs one call at a time, and the first call loads the model. A build
+voicing many lines has it read all their text first (`Kokoro.prepare`), then lets it go.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ TRIM_PAD = int(0.02 * SAMPLE_RATE)
 INLINE = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"')\]])\s+")
 _FRONT = threading.Lock()  # the front end and the first loads, one thread at a time
+_READ: dict[str, list[str]] = {}  # phonemes of the texts prepare() read, by text
 _COMPONENT = re.compile(r"\s*([A-Za-z0-9_]+)\s*(?:\*\s*([^+*\s]+)\s*)?")
 
 
@@ -207,7 +209,9 @@ def _style(voice: str) -> np.ndarray:
 
 def phonemes(text: str) -> list[str]:
     """One phoneme string per sentence: `[[...]]` segments as written, the rest through the
-    English front end."""
+    English front end (unless prepare() has read the text already)."""
+    if text in _READ:
+        return _READ[text]
     sentences: list[list[str]] = [[]]
     for index, part in enumerate(INLINE.split(text)):
         if index % 2:
@@ -307,10 +311,19 @@ class Kokoro(Engine):
         except ValueError:
             return False
 
+    def prepare(self, texts: list[str]) -> None:
+        """The front end reads the whole build's text in a fraction of a second, then is let
+        go: its lexicons hold ~60 MB that would otherwise sit beside every call."""
+        with _FRONT:
+            for text in texts:
+                _READ[text] = phonemes(text)
+            _g2p.cache_clear()
+
     def release(self) -> None:
         with _FRONT:
             for loaded in (_session, _g2p, _style, _pack):
                 loaded.cache_clear()
+            _READ.clear()
 
     def synthesize(self, text: str, spec: VoiceSpec, timeout: float = TIMEOUT) -> AudioSegment:
         try:

@@ -199,13 +199,18 @@ def level(samples: np.ndarray, gain_db: float) -> np.ndarray:
     return out / np.float32(peak / 0.98) if peak > 0.98 else out
 
 
+def engine_texts(spec: VoiceSpec, text: str, lexicon: Lexicon = ()) -> list[str]:
+    """The pieces of a line its engine is given, one call each."""
+    return split_sentences(spoken(spec, text, lexicon), LIMITS[spec.engine])
+
+
 def speak(spec: VoiceSpec, text: str, direction: str | None, lexicon: Lexicon = ()) -> np.ndarray:
     """Synthesize one line with one voice; long text goes to the engine in sentence pieces."""
     engine = ENGINES[spec.engine]
     rate, gain = delivery(direction)
     tuned = replace(spec, rate=spec.rate * rate)
     pieces = []
-    for piece in split_sentences(spoken(spec, text, lexicon), LIMITS[spec.engine]):
+    for piece in engine_texts(spec, text, lexicon):
         samples = to_samples(engine.synthesize(piece, tuned))
         if len(samples) < RATE // 20 or float(np.max(np.abs(samples))) < 1e-3:
             raise EngineError(f"{spec.label()} returned silence")
@@ -348,6 +353,18 @@ class Synthesizer:
             if engine.shares_model and name not in needed:
                 engine.release()
         give_back_freed_memory()
+
+    def prepare(self, lines: list[Speech]) -> None:
+        """Have each engine that voices here read all its text of `lines` before voicing
+        them (see Engine.prepare): a build with many lines does, once."""
+        texts: dict[str, list[str]] = {}
+        for line in self.missing(lines):
+            spec = self.key(line)[0]
+            if ENGINES[spec.engine].shares_model:
+                pieces = engine_texts(spec, line.text, self.lexicon)
+                texts.setdefault(spec.engine, []).extend(pieces)
+        for name, pieces in texts.items():
+            ENGINES[name].prepare(pieces)
 
     def problem(self, spec: VoiceSpec) -> str | None:
         """problem(spec), asked once per build."""

@@ -14,6 +14,7 @@ from functools import cache
 import numpy as np
 from pedalboard import Pedalboard, Plugin
 
+from toolkit.mix.filters import Filter, butterworth
 from toolkit.mix.timeline import RATE
 
 
@@ -172,22 +173,15 @@ def process(board: Pedalboard | Plugin, x: np.ndarray) -> np.ndarray:
 def band(
     x: np.ndarray, lo: float | None = None, hi: float | None = None, order: int = 2
 ) -> np.ndarray:
-    """Causal Butterworth for one-shots: real resonances ring after the hit, never before."""
-    from scipy import signal  # imported on first use: it costs a second at start-up
-
-    return signal.sosfilt(_butter(lo, hi, order), x, axis=0)
+    """Causal Butterworth for one-shots: real resonances ring after the hit, never before.
+    Along the first axis, like the (samples, channels) arrays the sounds are built from."""
+    return np.moveaxis(_butter(lo, hi, order)(np.moveaxis(np.asarray(x), 0, -1)), -1, 0)
 
 
 @cache
-def _butter(lo: float | None, hi: float | None, order: int) -> np.ndarray:
+def _butter(lo: float | None, hi: float | None, order: int) -> Filter:
     """Filter designs are reused by hundreds of clicks and clinks; design each once."""
-    from scipy import signal
-
-    if lo and hi:
-        return signal.butter(order, [lo, hi], "bandpass", fs=RATE, output="sos")
-    if lo:
-        return signal.butter(order, lo, "highpass", fs=RATE, output="sos")
-    return signal.butter(order, hi, "lowpass", fs=RATE, output="sos")
+    return Filter(butterworth(order, lo, hi, RATE))
 
 
 def taper(t: np.ndarray) -> np.ndarray:
