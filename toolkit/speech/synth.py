@@ -355,10 +355,11 @@ class Synthesizer:
         give_back_freed_memory()
 
     def prepare(self, lines: list[Speech]) -> None:
-        """Have each engine that voices here read all its text of `lines` before voicing
-        them (see Engine.prepare): a build with many lines does, once."""
+        """Have each engine that voices here read all its text of `lines` (the lines about
+        to be voiced, as the plan found them missing) before voicing them (see
+        Engine.prepare): a build with many lines does, once."""
         texts: dict[str, list[str]] = {}
-        for line in self.missing(lines):
+        for line in lines:
             spec = self.key(line)[0]
             if ENGINES[spec.engine].shares_model:
                 pieces = engine_texts(spec, line.text, self.lexicon)
