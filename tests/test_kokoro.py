@@ -112,8 +112,9 @@ def test_long_sentence_is_cut_at_a_comma_and_paused_there() -> None:
     (written,) = kokoro.phonemes(sentence)
     calls = kokoro.token_ids(written)
     vocab = {i: s for s, i in kokoro._vocab().items()}
-    assert len(calls) == 2 and all(len(call) <= kokoro.CALL_IDS for call in calls)
-    assert vocab[calls[0][-1]] == ","  # cut after "silence and unanswered letters,"
+    assert len(calls) == 3 and all(len(call) <= kokoro.CALL_IDS for call in calls)
+    # cut after "that evening," and after "silence and unanswered letters,"
+    assert [vocab[call[-1]] for call in calls] == [",", ",", "."]
     audio = kokoro.render(sentence, "jf_alpha", 1.0)
     quiet = np.abs(audio) < 10 ** (-50 / 20)
     runs = np.diff(np.flatnonzero(np.diff(np.r_[0, quiet, 0])))[::2]  # silent stretches

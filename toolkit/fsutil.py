@@ -7,8 +7,12 @@ import hashlib
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit.errors import DramaError
+
+if TYPE_CHECKING:
+    from collections.abc import Buffer  # bytes, or any contiguous array (Python 3.12)
 
 _ADVICE = {
     errno.ENOSPC: "free some disk space and build again",
@@ -19,8 +23,9 @@ _ADVICE = {
 }
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write `data` to a temp file beside `path`, fsync it, then rename over `path`.
+def atomic_write_bytes(path: Path, *chunks: Buffer) -> Path:
+    """Write `chunks` (bytes or any contiguous buffer, one after another) to a temp file
+    beside `path`, fsync it, then rename over `path`.
 
     The temp file is created with mode 0666 minus the umask, so the result has the same
     permissions as a plainly written file (mkstemp's 0600 would hide it from a web server)."""
@@ -30,7 +35,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -84,17 +90,18 @@ class Blobs:
         self.folder, self.suffix = folder, suffix
         self.used: set[str] = set()
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> memoryview | None:
+        """The bytes kept under `key`, as a view of the file read once (a scene mix is tens
+        of MB: no copy of it is made to split off the digest)."""
         self.used.add(key)
         try:
-            blob = (self.folder / f"{key}{self.suffix}").read_bytes()
+            blob = memoryview((self.folder / f"{key}{self.suffix}").read_bytes())
         except OSError:
             return None
         data, digest = blob[:-32], blob[-32:]
         return data if hashlib.sha256(data).digest() == digest else None
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: Buffer) -> None:
+        """Keep `data` (bytes or a contiguous array, written as it is, without a copy)."""
         self.used.add(key)
-        atomic_write_bytes(
-            self.folder / f"{key}{self.suffix}", data + hashlib.sha256(data).digest()
-        )
+        atomic_write_bytes(self.folder / f"{key}{self.suffix}", data, hashlib.sha256(data).digest())

@@ -54,7 +54,7 @@ def encode_mp3(
         if encoded:
             encoded.put(keys[i], part)
     try:
-        return join(parts, len(audio))
+        return join([bytes(part) for part in parts], len(audio))
     except ValueError:  # no frame to splice at (not seen on speech): encoded whole
         return _encode_mp3_all([audio], bitrate)[0]
 

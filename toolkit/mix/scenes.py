@@ -53,4 +53,4 @@ class SceneCache:
         return np.frombuffer(data, np.float32).reshape(length, 2)
 
     def put(self, key: str, audio: np.ndarray) -> None:
-        self.blobs.put(key, np.ascontiguousarray(audio, np.float32).tobytes())
+        self.blobs.put(key, np.ascontiguousarray(audio, np.float32))
