@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli, write_project
+from conftest import CHAPTER_TWO, run_cli, write_project
 from test_engines import f0, voiced_seconds
 
 from toolkit.cast import Voice, VoiceSpec, load_cast
@@ -181,18 +181,23 @@ def test_a_voice_with_few_lines_is_let_go_after_the_first_chapter(
     tmp_path: Path, monkeypatch
 ) -> None:
     """A build voices every line of an engine that speaks little (JAMES's Piper) with its
-    first chapter and unloads that model before the next chapter's lines, instead of holding
-    it to the end; what the listener gets is the same as a build that never let go."""
+    first chapter, in turn on one thread (Piper voices one line at a time) while Kokoro
+    voices beside it, and unloads that model before the next chapter's lines, instead of
+    holding it to the end; what the listener gets is the same as a build that never let go."""
     from toolkit.speech import piper
 
     kokoro_voice = "engine: kokoro\nvoice: jf_alpha\n"
     files = {f"voices/{name}.yaml": kokoro_voice for name in ("mom", "ava")}
+    more = "      - JAMES: I came back.\n      - JAMES: It has been a long time, I know.\n"
+    files["script/02-two.yaml"] = CHAPTER_TWO + more
     root = write_project(tmp_path / "show", files)
     events: list[tuple[str, str]] = []
+    threads: dict[str, list[str]] = {"piper": [], "kokoro": []}
     real_speak, real_release = synth.speak_or_error, ENGINES["piper"].release
 
     def speak_or_error(spec: VoiceSpec, text: str, *rest):
         events.append((spec.engine, text))
+        threads[spec.engine].append(threading.current_thread().name)
         return real_speak(spec, text, *rest)
 
     def release() -> None:
@@ -206,6 +211,11 @@ def test_a_voice_with_few_lines_is_let_go_after_the_first_chapter(
     assert ("piper", "Can we talk?") in events[:let_go]  # chapter two's line, voiced early
     assert ("kokoro", "What do you want, James?") in events[let_go:]
     assert piper._load.cache_info().currsize == 0
+    # after its first line (each voice's probe, in a batch of its own) Piper's lines went to
+    # one thread, and Kokoro's to the batch's other thread beside it
+    assert len(threads["piper"]) == 4 and len(set(threads["piper"][1:])) == 1
+    turn = threads["piper"][1]  # "ThreadPoolExecutor-N_i": the batch's pool and its thread
+    assert any(t.startswith(turn.rsplit("_", 1)[0]) and t != turn for t in threads["kokoro"])
     kept = write_project(tmp_path / "kept", files)
     monkeypatch.setattr(ENGINES["piper"], "release", lambda: None)
     assert run_cli("build", "-C", str(kept), "-q", "-j", "2").exit_code == 0

@@ -201,11 +201,16 @@ def render_chapter(
     process to share the encoding when it is the only one)."""
     import numpy as np
 
-    library = Library(sounds_dir, cache_dir / "sounds")
-    scenes = SceneCache(cache_dir / "scenes")
-    encoded = Blobs(cache_dir / "mp3", SEGMENT_SUFFIX)
-    clips = {line: np.load(path) for line, path in clip_files.items()}
-    files = master_chapter(chapter, clips, voices, library, formats, helper, scenes, encoded)
+    files = master_chapter(
+        chapter,
+        {line: np.load(path) for line, path in clip_files.items()},
+        voices,
+        Library(sounds_dir, cache_dir / "sounds"),
+        formats,
+        helper,
+        SceneCache(cache_dir / "scenes"),
+        Blobs(cache_dir / "mp3", SEGMENT_SUFFIX),
+    )
     store_chapter(cache_dir, key, files)
     del files
     give_back_freed_memory()
@@ -224,13 +229,15 @@ def master_chapter(
 ) -> dict[str, bytes]:
     """One chapter mixed and mastered, as the cache files it makes (suffix -> bytes, the
     timeline ".json" last): no paths, so a cluster worker can run it (without the scenes
-    and MP3 segments kept from earlier renders, `scenes` and `encoded`). `clips` is emptied
-    once the chapter is mixed: the lines are not held beside the mix while it is mastered."""
+    and MP3 segments kept from earlier renders, `scenes` and `encoded`). The clips and the
+    library's sounds are let go once mixed, unless the caller holds them: the longest
+    chapter's are ~40 MB that its master would otherwise carry beside two copies of it."""
     from toolkit.master.master import extra_masters, master_audio
     from toolkit.mix.render import mix_chapter
 
     mixed = mix_chapter(chapter, clips, voices, library, scenes)
-    clips.clear()
+    del clips, library
+    give_back_freed_memory()
     done = master_audio(mixed.audio, helper, encoded)
     facts = {
         "duration": len(done.audio) / 44100,
@@ -543,13 +550,10 @@ def render_all(
     with local as renderer, _helper(alone) as helper:
         pool = cluster or renderer
         with synth.session(len(todo.lines), cluster):
-            if early:
-                with timed(timings, "speech"):
-                    synth.ensure(early, speech_tick)
-                synth.let_go(todo.lines)
             for number, chapter in enumerate(chapters):
                 with timed(timings, "speech"):
-                    synth.ensure(speech_lines(chapter), speech_tick)
+                    synth.ensure(speech_lines(chapter) + early, speech_tick)
+                early = []
                 if pooled:
                     synth.let_go([ln for c in chapters[number + 1 :] for ln in speech_lines(c)])
                 files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
@@ -572,10 +576,10 @@ def render_all(
 
 
 def early_lines(synth: Synthesizer, lines: list[Speech]) -> list[Speech]:
-    """The lines of every engine but the one that voices the most text: voiced first, on
-    their own, so that their models are let go before the main engine's calls begin (Piper's
-    ~100 MB beside two Kokoro calls set a build's peak) instead of at their last line in the
-    last chapter."""
+    """The lines of every engine but the one that voices the most text: voiced with the
+    first chapter, so that their models are let go early (Piper's ~100 MB beside two Kokoro
+    calls set a build's peak; its lines go in turn on one thread, see Synthesizer._threads)
+    instead of at their last line in the last chapter."""
     engine = {line: synth.key(line)[0].engine for line in lines}
     text = Counter()
     for line in lines:

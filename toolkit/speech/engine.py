@@ -61,6 +61,9 @@ class Engine(ABC):
     # at once: a build voices its lines on threads sharing one loaded model, instead of in
     # worker processes that would each load one (~400 MB for Kokoro with its front end).
     shares_model: bool = False
+    # True for a shared-model engine that voices one line at a time in a process (Piper: its
+    # phonemizer keeps global state): a build gives its lines to one thread, in turn.
+    one_at_a_time: bool = False
 
     @abstractmethod
     def problem(self) -> str | None:

@@ -69,6 +69,7 @@ def _digest(path: Path, size: int, mtime: int) -> str:
 class Piper(Engine):
     name = "piper"
     shares_model = True
+    one_at_a_time = True
     alphabet = "ipa"  # piper 1.3 reads [[ phonemes ]] inline
 
     def problem(self) -> str | None:

@@ -17,6 +17,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from itertools import chain
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -441,13 +442,17 @@ class Synthesizer:
         while todo:
             first = {self.key(line)[0]: line for line in reversed(todo)}
             probes = [line for spec, line in first.items() if spec not in self.proven]
-            failed = self._run(probes, progress) if probes else False
+            failed = self._run(probes, progress, last=False) if probes else False
             if not failed:
                 self._run([line for line in todo if line not in probes], progress)
             todo = self.missing(todo)
 
-    def _run(self, lines: list[Speech], progress: Callable[[int], None] | None) -> bool:
-        """Voice `lines` (in parallel when worth it); True if any voice failed."""
+    def _run(
+        self, lines: list[Speech], progress: Callable[[int], None] | None, last: bool = True
+    ) -> bool:
+        """Voice `lines` (in parallel when worth it); True if any voice failed. Unless they
+        are only the first of a batch (`last` False), an engine voicing in turn is let go
+        after them (see _in_turn)."""
         jobs = [(line, *self.key(line)) for line in lines]
         if not jobs or not (self._pooled or len(jobs) >= POOL_MIN_LINES and self.jobs > 1):
             with _cores(self.jobs):  # nothing else runs meanwhile: one line gets them all
@@ -464,21 +469,50 @@ class Synthesizer:
         elsewhere: list = []
         for job in jobs:
             (here if ENGINES[job[1].engine].shares_model and not remote else elsewhere).append(job)
-        failed = self._threads(here, progress) if here else False
+        failed = self._threads(here, progress, last) if here else False
         if elsewhere:
             failed = self._processes(elsewhere, progress) or failed
         return failed
 
-    def _threads(self, jobs: list, progress: Callable[[int], None] | None) -> bool:
-        """Lines of engines that share their model, on one thread a core in this process."""
+    def _threads(self, jobs: list, progress: Callable[[int], None] | None, last: bool) -> bool:
+        """Lines of engines that share their model, on one thread a core in this process.
+        The lines of an engine that voices one at a time go first, in turn on one thread,
+        while the other threads voice the rest (a second thread would only wait on it)."""
+        turns: dict[str, list] = {}
+        rest = []
+        for job in jobs:
+            engine = job[1].engine
+            (turns.setdefault(engine, []) if ENGINES[engine].one_at_a_time else rest).append(job)
         with ThreadPoolExecutor(self.jobs) as threads:
+            in_turn = [
+                threads.submit(self._in_turn, name, queue, last) for name, queue in turns.items()
+            ]
             futures = [
                 threads.submit(
                     self.on_a_core, speak_or_error, spec, line.text, line.direction, self.lexicon
                 )
+                for line, spec, _ in rest
+            ]
+            results = chain(
+                (result for done in in_turn for result in done.result()),
+                (future.result() for future in futures),
+            )
+            ordered = [job for queue in turns.values() for job in queue] + rest
+            return self._collect(ordered, results, progress)
+
+    def _in_turn(self, name: str, jobs: list, last: bool) -> list[np.ndarray | str]:
+        """One engine's lines voiced in turn, each on a free core; then, when `last`, its
+        model is let go, so it is not held beside the other engines' calls for the rest of
+        the build (a later line of it loads it again)."""
+        try:
+            return [
+                self.on_a_core(speak_or_error, spec, line.text, line.direction, self.lexicon)
                 for line, spec, _ in jobs
             ]
-            return self._collect(jobs, (future.result() for future in futures), progress)
+        finally:
+            if last:
+                ENGINES[name].release()
+                give_back_freed_memory()
 
     def _processes(self, jobs: list, progress: Callable[[int], None] | None) -> bool:
         """Lines of the other engines, in the session's pool of worker processes (which are
