@@ -224,6 +224,34 @@ def test_a_voice_with_few_lines_is_let_go_after_the_first_chapter(
         assert (root / episode).read_bytes() == (kept / episode).read_bytes()
 
 
+def test_the_engine_that_voices_most_is_loaded_once_for_the_whole_build(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """With Piper voicing every line, each chapter's lines go in turn on one thread, and its
+    model stays loaded from one chapter to the next: it is let go only after its last line."""
+    piper_voice = "engine: piper\nvoice: joe\n"
+    files = {f"voices/{name}.yaml": piper_voice for name in ("mom", "ava", "james")}
+    more = "      - JAMES: I came back.\n      - JAMES: It has been a long time, I know.\n"
+    files["script/02-two.yaml"] = CHAPTER_TWO + more
+    root = write_project(tmp_path / "show", files)
+    events: list[str] = []
+    real_speak, real_release = synth.speak_or_error, ENGINES["piper"].release
+
+    def speak_or_error(spec: VoiceSpec, text: str, *rest):
+        events.append(spec.engine)
+        return real_speak(spec, text, *rest)
+
+    def release() -> None:
+        events.append("released")
+        real_release()
+
+    monkeypatch.setattr(synth, "speak_or_error", speak_or_error)
+    monkeypatch.setattr(ENGINES["piper"], "release", release)
+    assert run_cli("build", "-C", str(root), "-q", "-j", "2").exit_code == 0
+    assert events.count("piper") >= 6 and "released" in events
+    assert "piper" not in events[events.index("released") :]
+
+
 def test_same_audio_in_two_processes() -> None:
     code = (
         "import hashlib; from toolkit.cast import VoiceSpec; from toolkit.speech.synth import "

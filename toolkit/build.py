@@ -551,11 +551,12 @@ def render_all(
         pool = cluster or renderer
         with synth.session(len(todo.lines), cluster):
             for number, chapter in enumerate(chapters):
+                later = [ln for c in chapters[number + 1 :] for ln in speech_lines(c)]
                 with timed(timings, "speech"):
-                    synth.ensure(speech_lines(chapter) + early, speech_tick)
+                    synth.ensure(speech_lines(chapter) + early, speech_tick, later)
                 early = []
                 if pooled:
-                    synth.let_go([ln for c in chapters[number + 1 :] for ln in speech_lines(c)])
+                    synth.let_go(later)
                 files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
                 job = (project.cache_dir, chapter, todo.chapters[chapter.number], files)
                 job += (checked.voices, sounds, formats)

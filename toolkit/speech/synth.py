@@ -349,11 +349,15 @@ class Synthesizer:
 
     def let_go(self, later: list[Speech]) -> None:
         """Unload the models of the shared-model engines no line of `later` still needs."""
-        needed = {self.key(line)[0].engine for line in self.missing(later)}
+        needed = self.needed(later)
         for name, engine in ENGINES.items():
             if engine.shares_model and name not in needed:
                 engine.release()
         give_back_freed_memory()
+
+    def needed(self, later: list[Speech]) -> set[str]:
+        """The engines that will voice the lines of `later` the cache lacks."""
+        return {self.key(line)[0].engine for line in self.missing(later)}
 
     def prepare(self, lines: list[Speech]) -> None:
         """Have each engine that voices here read all its text of `lines` (the lines about
@@ -435,24 +439,34 @@ class Synthesizer:
             out[line] = Clip(np.load(self.path(key)), spec)
         return out
 
-    def ensure(self, lines: list[Speech], progress: Callable[[int], None] | None = None) -> None:
+    def ensure(
+        self,
+        lines: list[Speech],
+        progress: Callable[[int], None] | None = None,
+        later: list[Speech] | None = None,
+    ) -> None:
         """Synthesize into the cache every clip of `lines` it lacks. A voice not yet heard
-        this build speaks one line first, so a broken one fails once, not once per line."""
+        this build speaks one line first, so a broken one fails once, not once per line.
+        `later`, when given, are the lines the build voices after these: an engine voicing
+        in turn (see _in_turn) that none of them needs is let go once its lines here are."""
         todo = self.missing(lines)
+        done_with = set() if later is None else set(ENGINES) - self.needed(later)
         while todo:
             first = {self.key(line)[0]: line for line in reversed(todo)}
             probes = [line for spec, line in first.items() if spec not in self.proven]
-            failed = self._run(probes, progress, last=False) if probes else False
+            failed = self._run(probes, progress) if probes else False
             if not failed:
-                self._run([line for line in todo if line not in probes], progress)
+                self._run([line for line in todo if line not in probes], progress, done_with)
             todo = self.missing(todo)
 
     def _run(
-        self, lines: list[Speech], progress: Callable[[int], None] | None, last: bool = True
+        self,
+        lines: list[Speech],
+        progress: Callable[[int], None] | None,
+        done_with: Container[str] = (),
     ) -> bool:
-        """Voice `lines` (in parallel when worth it); True if any voice failed. Unless they
-        are only the first of a batch (`last` False), an engine voicing in turn is let go
-        after them (see _in_turn)."""
+        """Voice `lines` (in parallel when worth it); True if any voice failed. The engines
+        of `done_with` that voice in turn are let go after their lines (see _in_turn)."""
         jobs = [(line, *self.key(line)) for line in lines]
         if not jobs or not (self._pooled or len(jobs) >= POOL_MIN_LINES and self.jobs > 1):
             with _cores(self.jobs):  # nothing else runs meanwhile: one line gets them all
@@ -469,12 +483,14 @@ class Synthesizer:
         elsewhere: list = []
         for job in jobs:
             (here if ENGINES[job[1].engine].shares_model and not remote else elsewhere).append(job)
-        failed = self._threads(here, progress, last) if here else False
+        failed = self._threads(here, progress, done_with) if here else False
         if elsewhere:
             failed = self._processes(elsewhere, progress) or failed
         return failed
 
-    def _threads(self, jobs: list, progress: Callable[[int], None] | None, last: bool) -> bool:
+    def _threads(
+        self, jobs: list, progress: Callable[[int], None] | None, done_with: Container[str]
+    ) -> bool:
         """Lines of engines that share their model, on one thread a core in this process.
         The lines of an engine that voices one at a time go first, in turn on one thread,
         while the other threads voice the rest (a second thread would only wait on it)."""
@@ -485,7 +501,8 @@ class Synthesizer:
             (turns.setdefault(engine, []) if ENGINES[engine].one_at_a_time else rest).append(job)
         with ThreadPoolExecutor(self.jobs) as threads:
             in_turn = [
-                threads.submit(self._in_turn, name, queue, last) for name, queue in turns.items()
+                threads.submit(self._in_turn, name, queue, name in done_with)
+                for name, queue in turns.items()
             ]
             futures = [
                 threads.submit(
@@ -500,17 +517,17 @@ class Synthesizer:
             ordered = [job for queue in turns.values() for job in queue] + rest
             return self._collect(ordered, results, progress)
 
-    def _in_turn(self, name: str, jobs: list, last: bool) -> list[np.ndarray | str]:
-        """One engine's lines voiced in turn, each on a free core; then, when `last`, its
-        model is let go, so it is not held beside the other engines' calls for the rest of
-        the build (a later line of it loads it again)."""
+    def _in_turn(self, name: str, jobs: list, let_go: bool) -> list[np.ndarray | str]:
+        """One engine's lines voiced in turn, each on a free core; then, if `let_go`, its
+        model is unloaded, so it is not held beside the other engines' calls for the rest
+        of the build."""
         try:
             return [
                 self.on_a_core(speak_or_error, spec, line.text, line.direction, self.lexicon)
                 for line, spec, _ in jobs
             ]
         finally:
-            if last:
+            if let_go:
                 ENGINES[name].release()
                 give_back_freed_memory()
 
