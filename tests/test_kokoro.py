@@ -192,7 +192,7 @@ def test_a_voice_with_few_lines_is_let_go_after_the_first_chapter(
     files["script/02-two.yaml"] = CHAPTER_TWO + more
     root = write_project(tmp_path / "show", files)
     events: list[tuple[str, str]] = []
-    threads: dict[str, list[str]] = {"piper": [], "kokoro": []}
+    threads: dict[str, list[str]] = {"piper": [], "kokoro": [], "released": []}
     real_speak, real_release = synth.speak_or_error, ENGINES["piper"].release
 
     def speak_or_error(spec: VoiceSpec, text: str, *rest):
@@ -202,6 +202,7 @@ def test_a_voice_with_few_lines_is_let_go_after_the_first_chapter(
 
     def release() -> None:
         events.append(("released", "piper"))
+        threads["released"].append(threading.current_thread().name)
         real_release()
 
     monkeypatch.setattr(synth, "speak_or_error", speak_or_error)
@@ -216,6 +217,7 @@ def test_a_voice_with_few_lines_is_let_go_after_the_first_chapter(
     assert len(threads["piper"]) == 4 and len(set(threads["piper"][1:])) == 1
     turn = threads["piper"][1]  # "ThreadPoolExecutor-N_i": the batch's pool and its thread
     assert any(t.startswith(turn.rsplit("_", 1)[0]) and t != turn for t in threads["kokoro"])
+    assert threads["released"][0] == turn  # let go by its turn, not after the whole chapter
     kept = write_project(tmp_path / "kept", files)
     monkeypatch.setattr(ENGINES["piper"], "release", lambda: None)
     assert run_cli("build", "-C", str(kept), "-q", "-j", "2").exit_code == 0

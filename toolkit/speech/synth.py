@@ -450,7 +450,12 @@ class Synthesizer:
         `later`, when given, are the lines the build voices after these: an engine voicing
         in turn (see _in_turn) that none of them needs is let go once its lines here are."""
         todo = self.missing(lines)
-        done_with = set() if later is None else set(ENGINES) - self.needed(later)
+        done_with: set[str] = set()
+        if later is not None:  # less what is voiced now (a later chapter's line voiced early)
+            now = {self.key(line)[1] for line in todo}
+            done_with = set(ENGINES) - self.needed(
+                [ln for ln in later if self.key(ln)[1] not in now]
+            )
         while todo:
             first = {self.key(line)[0]: line for line in reversed(todo)}
             probes = [line for spec, line in first.items() if spec not in self.proven]
