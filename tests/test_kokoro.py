@@ -137,15 +137,45 @@ def test_a_line_voiced_alone_gets_every_core(tmp_path: Path, monkeypatch) -> Non
     used: list[int] = []
     real = kokoro.render
 
-    def render(text: str, voice: str, speed: float, threads: int = 1) -> np.ndarray:
+    def render(text: str, voice: str, speed: float, threads: int = 1, kept=None) -> np.ndarray:
         used.append(threads)
-        return real(text, voice, speed, threads)
+        return real(text, voice, speed, threads, kept)
 
     monkeypatch.setattr(kokoro, "render", render)
     cast = {"AVA": Voice("AVA", (VoiceSpec("kokoro", "jf_alpha"),), 0.0, "voices/ava.yaml")}
     synth = Synthesizer(cast, tmp_path, print, jobs=2)
     synth.ensure([Speech("AVA", "He's not scary.", Where("script/a.yaml", 3, 9))])
     assert used == [2] and ENGINES["kokoro"].cores == 1  # and back to one for a pool
+
+
+def test_an_edit_voices_again_only_the_sentences_it_changed(tmp_path: Path, monkeypatch) -> None:
+    """A line's calls are kept by what went into them: editing one sentence of a line voices
+    that sentence's call again and takes the other from the cache, and the clip is the one
+    voiced from scratch."""
+    runs: list[int] = []
+    real = kokoro._session
+
+    class Counted:
+        def __init__(self, session) -> None:
+            self.session = session
+
+        def run(self, outputs, feeds, options):
+            runs.append(feeds["tokens"].shape[1])
+            return self.session.run(outputs, feeds, options)
+
+    monkeypatch.setattr(kokoro, "_session", lambda threads=1: Counted(real(threads)))
+    cast = {"AVA": Voice("AVA", (VoiceSpec("kokoro", "jf_alpha"),), 0.0, "voices/ava.yaml")}
+    where = Where("script/a.yaml", 3, 9)
+    line = Speech("AVA", "The door opened slowly. Then nothing happened at all.", where)
+    edited = Speech("AVA", "The door opened slowly. Then everything happened at once.", where)
+    kept = Synthesizer(cast, tmp_path / "speech", print, jobs=1, calls=tmp_path / "calls")
+    kept.clip(line)
+    assert len(runs) == 2 and ENGINES["kokoro"].calls is None  # set only while voicing
+    runs.clear()
+    clip = kept.clip(edited)
+    assert len(runs) == 1
+    fresh = Synthesizer(cast, tmp_path / "fresh", print, jobs=1).clip(edited)
+    assert len(runs) == 3 and clip.samples.tobytes() == fresh.samples.tobytes()
 
 
 def test_many_lines_share_one_model_on_threads(tmp_path: Path, monkeypatch) -> None:
@@ -155,9 +185,9 @@ def test_many_lines_share_one_model_on_threads(tmp_path: Path, monkeypatch) -> N
     threads: set[int] = set()
     real = kokoro.render
 
-    def render(text: str, voice: str, speed: float, threads_: int = 1) -> np.ndarray:
+    def render(text: str, voice: str, speed: float, threads_: int = 1, kept=None) -> np.ndarray:
         threads.add(threading.get_ident())
-        return real(text, voice, speed, threads_)
+        return real(text, voice, speed, threads_, kept)
 
     def no_workers(jobs: int):
         raise AssertionError("a worker process was started")

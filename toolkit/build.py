@@ -110,7 +110,10 @@ def check(project: Project) -> Checked:
 
 
 def synthesizer(project: Project, checked: Checked, warn: Log, jobs: int | None = None):
-    return Synthesizer(checked.voices, project.cache_dir / "speech", warn, jobs, checked.lexicon)
+    cache = project.cache_dir
+    return Synthesizer(
+        checked.voices, cache / "speech", warn, jobs, checked.lexicon, cache / "calls"
+    )
 
 
 def speech_lines(chapter: Chapter) -> list[Speech]:
@@ -664,7 +667,9 @@ def remove_stale(folder: Path, episodes: list[Episode], pages: list[Path]) -> No
 
 
 def prune_cache(project: Project, checked: Checked) -> int:
-    """Delete cached lines and chapters the current script no longer uses; returns the count."""
+    """Delete cached lines and chapters the current script no longer uses, and the engines'
+    calls (they only spare the next edit of a long line its unchanged sentences); returns
+    the count."""
     synth = synthesizer(project, checked, lambda m: None, 1)
     todo = plan(project, checked, synth)
     lines = [line for c in checked.show.chapters for line in speech_lines(c)]
@@ -674,7 +679,7 @@ def prune_cache(project: Project, checked: Checked) -> int:
     for names in made_from(project, todo.chapters.values()).values():
         keep |= names
     removed = 0
-    for folder in ("speech", "chapters", *MADE_FROM):
+    for folder in ("speech", "chapters", "calls", *MADE_FROM):
         for path in (project.cache_dir / folder).rglob("*"):
             if path.is_file() and path.name not in keep:
                 path.unlink()

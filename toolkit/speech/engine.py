@@ -12,7 +12,7 @@ from pathlib import Path
 from pydub import AudioSegment
 
 from toolkit.cast import VoiceSpec
-from toolkit.fsutil import atomic_write_bytes
+from toolkit.fsutil import Blobs, atomic_write_bytes
 
 # Seconds one engine call may take before the engine is declared hung.
 TIMEOUT = float(os.environ.get("DRAMA_ENGINE_TIMEOUT", "60"))
@@ -64,6 +64,9 @@ class Engine(ABC):
     # True for a shared-model engine that voices one line at a time in a process (Piper: its
     # phonemizer keeps global state): a build gives its lines to one thread, in turn.
     one_at_a_time: bool = False
+    # Where an engine that voices a line in several calls may keep each call's audio, by
+    # what went into it (set by the build meanwhile): an edit voices only the calls it changed.
+    calls: Blobs | None = None
 
     @abstractmethod
     def problem(self) -> str | None:

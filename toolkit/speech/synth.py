@@ -28,7 +28,7 @@ from pydub.silence import detect_leading_silence
 
 from toolkit.cast import Voice, VoiceSpec
 from toolkit.errors import DramaError
-from toolkit.fsutil import atomic_write_bytes
+from toolkit.fsutil import Blobs, atomic_write_bytes
 from toolkit.memory import give_back_freed_memory
 from toolkit.mix.timeline import RATE
 from toolkit.script.lexicon import Lexicon
@@ -48,6 +48,7 @@ ENGINES: dict[str, Engine] = {
 }
 # Characters one engine call may take: gTTS rejects long requests, the others slow down.
 # Kokoro splits its pieces into sentences itself (see kokoro.py).
+CALL_SUFFIX = ".f32"  # an engine call's audio: float32 mono at the engine's rate (Blobs)
 LIMITS = {"gtts": 200, "piper": 600, "flite": 600, "espeak": 2000, "festival": 600, "kokoro": 600}
 SPEECH_LUFS = -20.0  # every clip is levelled here before its voice's volume offset
 # How a parenthetical direction changes delivery: (rate multiplier, dB).
@@ -234,15 +235,18 @@ def speak_or_error(
 
 
 @contextmanager
-def _cores(cores: int) -> Iterator[None]:
-    """Every engine of this process allowed `cores` cores on a line, meanwhile."""
+def _engines(**settings: object) -> Iterator[None]:
+    """Every engine of this process given `settings` (Engine.cores, Engine.calls) meanwhile,
+    then its defaults again."""
     for engine in ENGINES.values():
-        engine.cores = cores
+        for name, value in settings.items():
+            setattr(engine, name, value)
     try:
         yield
     finally:
         for engine in ENGINES.values():
-            engine.cores = 1
+            for name in settings:
+                setattr(engine, name, getattr(Engine, name))
 
 
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
@@ -307,10 +311,13 @@ class Synthesizer:
         warn: Callable[[str], None],
         jobs: int | None = None,
         lexicon: Lexicon = (),
+        calls: Path | None = None,
     ):
         self.cast = cast
         self.lexicon = lexicon
         self.cache_dir = cache_dir
+        # where engines keep the audio of each call of a line (Engine.calls), if anywhere
+        self.calls = Blobs(calls, CALL_SUFFIX) if calls is not None else None
         self.warn = warn
         self.jobs = jobs or os.cpu_count() or 1
         self.warned: set[str] = set()  # characters whose first choice has been checked
@@ -449,20 +456,21 @@ class Synthesizer:
         this build speaks one line first, so a broken one fails once, not once per line.
         `later`, when given, are the lines the build voices after these: an engine voicing
         in turn (see _in_turn) that none of them needs is let go once its lines here are."""
-        todo = self.missing(lines)
-        done_with: set[str] = set()
-        if later is not None:  # less what is voiced now (a later chapter's line voiced early)
-            now = {self.key(line)[1] for line in todo}
-            done_with = set(ENGINES) - self.needed(
-                [ln for ln in later if self.key(ln)[1] not in now]
-            )
-        while todo:
-            first = {self.key(line)[0]: line for line in reversed(todo)}
-            probes = [line for spec, line in first.items() if spec not in self.proven]
-            failed = self._run(probes, progress) if probes else False
-            if not failed:
-                self._run([line for line in todo if line not in probes], progress, done_with)
-            todo = self.missing(todo)
+        with _engines(calls=self.calls):
+            todo = self.missing(lines)
+            done_with: set[str] = set()
+            if later is not None:  # less what is voiced now (a later chapter's line voiced early)
+                now = {self.key(line)[1] for line in todo}
+                done_with = set(ENGINES) - self.needed(
+                    [ln for ln in later if self.key(ln)[1] not in now]
+                )
+            while todo:
+                first = {self.key(line)[0]: line for line in reversed(todo)}
+                probes = [line for spec, line in first.items() if spec not in self.proven]
+                failed = self._run(probes, progress) if probes else False
+                if not failed:
+                    self._run([line for line in todo if line not in probes], progress, done_with)
+                todo = self.missing(todo)
 
     def _run(
         self,
@@ -474,7 +482,7 @@ class Synthesizer:
         of `done_with` that voice in turn are let go after their lines (see _in_turn)."""
         jobs = [(line, *self.key(line)) for line in lines]
         if not jobs or not (self._pooled or len(jobs) >= POOL_MIN_LINES and self.jobs > 1):
-            with _cores(self.jobs):  # nothing else runs meanwhile: one line gets them all
+            with _engines(cores=self.jobs):  # nothing else runs meanwhile: one line gets them all
                 results = (
                     speak_or_error(spec, line.text, line.direction, self.lexicon)
                     for line, spec, _ in jobs
