@@ -28,7 +28,7 @@ from toolkit.fsutil import write_if_changed
 from toolkit.master import loudness
 from toolkit.master.captions import sound_cues
 from toolkit.master.cover import load_cover, make_cover
-from toolkit.master.encode import decode, encode_flac, encode_mp3, encode_ogg
+from toolkit.master.encode import decode, encode_flac, encode_mp3, encode_ogg, measure_decoded
 from toolkit.master.episode import Episode
 from toolkit.master.loudness import integrated_lufs, normalize, true_peak_db
 from toolkit.master.master import master_audio, report_rows, within_targets
@@ -359,6 +359,51 @@ def test_master_audio_adds_headroom_when_the_mp3_overshoots():
     done = master_audio(audio)
     decoded = decode(done.mp3)
     assert reference_true_peak(decoded) <= -1.0 and abs(reference_lufs(decoded) + 16) <= 0.5
+
+
+def test_meter_measures_a_stream_as_the_whole() -> None:
+    """Loudness and true peak measured a chunk at a time, as the decoded MP3 is, are those
+    of the whole signal: the peak exactly, wherever a chunk boundary falls beside it."""
+    audio = speech_like()
+    n = len(audio)
+    for at in (loudness.METER_CHUNK - 3, loudness.METER_CHUNK, 2 * loudness.METER_CHUNK + 5):
+        spiky = audio.copy()
+        spiky[at, 0] = 0.9
+        spiky[at + 1, 0] = -0.9  # an inter-sample peak over the samples, at the boundary
+        meter = loudness.Meter(n)
+        for lo in range(0, n, loudness.METER_CHUNK):
+            meter.add(np.ascontiguousarray(spiky[lo : lo + loudness.METER_CHUNK].T))
+        lufs, peak = meter.result()
+        assert lufs == pytest.approx(integrated_lufs(spiky), abs=1e-6)
+        assert peak == true_peak_db(spiky) and peak > 20 * math.log10(0.9)
+    done = master_audio(audio)
+    decoded = decode(done.mp3)
+    assert measure_decoded(done.mp3) == pytest.approx(
+        (integrated_lufs(decoded), true_peak_db(decoded)), abs=1e-6
+    )
+
+
+def test_master_holds_no_second_copy_of_the_chapter() -> None:
+    """Mastering keeps no chapter-length buffer beside its input: the levelled audio is
+    made a stretch at a time for the encoder and the MP3 is measured as it is decoded.
+    numpy's buffers are traced by tracemalloc; a copy of the input would be 53 MB here."""
+    import tracemalloc
+
+    t = np.arange(150 * RATE) / RATE
+    voice = np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 0.5 * t) > 0) * 0.3
+    noise = np.random.default_rng(0).standard_normal((len(t), 2)) * 0.01
+    audio = (np.stack([voice, voice * 0.8], axis=1) + noise).astype(np.float32)
+    audio[10 * RATE] = 0.99
+    tracemalloc.start()
+    try:
+        done = master_audio(audio)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.6 * audio.nbytes, f"{peak / 1e6:.1f} MB for a {audio.nbytes / 1e6:.1f} MB input"
+    assert abs(done.lufs + 16) <= 0.25 and done.true_peak <= -1.0
+    whole = done.audio[0 : len(audio)]  # made as it is sliced: any stretch is the same floats
+    assert whole.shape == audio.shape and np.array_equal(done.audio[1000:70000], whole[1000:70000])
 
 
 def test_decoded_mp3_of_speech_meets_targets():

@@ -21,7 +21,8 @@ only where it has to:
 from __future__ import annotations
 
 import math
-from functools import reduce
+from collections.abc import Callable
+from functools import partial, reduce
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -68,6 +69,7 @@ _K_WEIGHTING = Filter(
 _K_TAIL = 4096  # samples of zeros after which the K-weighting has rung out
 assert _K_WEIGHTING.taps <= _K_TAIL
 _PIECE = 13  # gating intervals (0.1 s each) per piece of K-weighted signal (see _KWeighted)
+METER_CHUNK = 480 * 128  # samples: with the filter's taps before them, one FFT of 2 ** 16
 _CHUNK = 1 << 16  # samples per piece of other whole-signal work
 _GATE_BLOCK = 0.4  # seconds
 _GATE_STEP = 0.25  # of a block: 75 % overlap
@@ -139,6 +141,53 @@ def true_peak_db(audio: np.ndarray) -> float:
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
+class Meter:
+    """Integrated loudness and true peak of audio given in consecutive (channels, samples)
+    chunks, each a whole number of _PEAK_BLOCK samples but the last (METER_CHUNK fills one
+    pass of the K-weighting's FFT): what integrated_lufs
+    and true_peak_db give for the whole, holding only the chunk whose true peak waits for
+    the first samples of the next."""
+
+    def __init__(self, n: int) -> None:
+        self.gating = _Gating(n)
+        self.summed = np.zeros(len(self.gating.edges))  # K-weighted energy before each edge
+        self.total, self.at = 0.0, 0
+        self.history: np.ndarray | None = None  # the filter's input before the next chunk
+        self.lead: np.ndarray | None = None  # the last block before the waiting chunk
+        self.waiting: np.ndarray | None = None
+        self.peak = 0.0
+
+    def add(self, chunk: np.ndarray) -> None:
+        k = _K_WEIGHTING(chunk, self.history)
+        raw = chunk if self.history is None else np.concatenate([self.history, chunk], axis=1)
+        self.history = _K_WEIGHTING.history(raw, None)
+        summed = self.total + np.cumsum(_power(k), dtype=np.float64)
+        edges, end = self.gating.edges, self.at + chunk.shape[1]
+        i, j = np.searchsorted(edges, [self.at, end], side="right")  # edges in (at, end]
+        self.summed[i:j] = summed[edges[i:j] - self.at - 1]
+        self.total, self.at = (float(summed[-1]) if summed.size else self.total), end
+        if self.waiting is not None:
+            self._measure(chunk[:, :_PEAK_BLOCK])
+        self.waiting = chunk
+
+    def result(self) -> tuple[float, float]:
+        """(LUFS, dBTP) of everything added."""
+        if self.waiting is not None:
+            self._measure(self.waiting[:, :0])
+            self.waiting = None
+        return self.gating.lufs(np.diff(self.summed)), _db(self.peak)
+
+    def _measure(self, after: np.ndarray) -> None:
+        """Take the waiting chunk's true peak, with a block of its neighbours on each side."""
+        current = self.waiting
+        lead = current[:, :0] if self.lead is None else self.lead
+        window = np.concatenate([lead, current, after], axis=1)
+        first = lead.shape[1] // _PEAK_BLOCK
+        blocks = -(-current.shape[1] // _PEAK_BLOCK)
+        self.peak = _true_peak(window, _block_peaks(window), first, first + blocks, self.peak)
+        self.lead = current[:, -_PEAK_BLOCK:]
+
+
 def normalize(
     audio: np.ndarray,
     target_lufs: float = TARGET_LUFS,
@@ -177,7 +226,14 @@ class Leveler:
 
     def level(self, target_lufs: float, peak_db: float) -> tuple[np.ndarray, Setting]:
         """Audio (samples, channels) at `target_lufs`, limited to `peak_db` dBTP, and the
-        Setting that gives it (render makes the same audio again from it).
+        Setting that gives it (see setting())."""
+        setting = self.setting(target_lufs, peak_db)
+        return self.render(setting), setting
+
+    def setting(self, target_lufs: float, peak_db: float) -> Setting:
+        """The gain and cuts that bring the input to `target_lufs`, limited to `peak_db` dBTP
+        (render and rendered make the audio from it). Its true peak is measured a stretch
+        at a time: no copy of the whole audio is made.
 
         Limiting lowers the loudness, and BS.1770's relative gate can even make it fall as
         the gain rises (crushed gunshots stop dominating once the dialogue passes the gate),
@@ -187,21 +243,40 @@ class Leveler:
         _MAX_LIMITING_DB of limiting (a lone click in silence) gets the pass nearest it; the
         measured Episode then shows the miss."""
         if not math.isfinite(self.lufs):
-            setting = Setting(0.0, _NO_CUTS)
-            return self.render(setting), setting
+            return Setting(0.0, _NO_CUTS)
         limit_db = peak_db
         for _ in range(_MAX_PASSES):
             setting = Setting(*self._search(target_lufs, peak_db, limit_db))
-            y = self._render(*setting)
-            overshoot = _db(_true_peak(y, _block_peaks(y))) - (peak_db + _LIMITER_SLACK_DB)
+            peak = _true_peak_in_stretches(partial(self.part, setting), self.x.shape[1])
+            overshoot = _db(peak) - (peak_db + _LIMITER_SLACK_DB)
             if overshoot <= 0:
                 break
             limit_db -= overshoot + 0.1
-        return y.T, setting
+        return setting
 
     def render(self, setting: Setting) -> np.ndarray:
-        """The audio (samples, channels) of a Setting from level(), again."""
-        return self._render(*setting).T
+        """The audio (samples, channels) of a Setting, whole."""
+        return self.part(setting, 0, self.x.shape[1]).T
+
+    def rendered(self, setting: Setting) -> Rendered:
+        """The audio of a Setting, made a stretch at a time as it is sliced."""
+        return Rendered(partial(self.part, setting), self.x.shape[1])
+
+    def part(self, setting: Setting, lo: int, hi: int) -> np.ndarray:
+        """Samples lo..hi (channels, samples) of a Setting's audio: the gain, and the cuts
+        that fall there."""
+        y = self.x[:, lo:hi] * np.float32(10 ** (setting.gain_db / 20))
+        cuts = setting.cuts
+        first, last = np.searchsorted(cuts.stops, lo, "right"), np.searchsorted(cuts.starts, hi)
+        if first < last:
+            offsets = np.cumsum(cuts.stops - cuts.starts) - (cuts.stops - cuts.starts)
+            starts = np.maximum(cuts.starts[first:last], lo)
+            stops = np.minimum(cuts.stops[first:last], hi)
+            at = offsets[first:last] + starts - cuts.starts[first:last]
+            y[:, _ranges(starts - lo, stops - lo)] *= 10 ** (
+                cuts.db[_ranges(at, at + stops - starts)] / np.float32(-20)
+            )
+        return y
 
     def _search(self, target: float, peak_db: float, limit_db: float) -> tuple[float, _Cuts]:
         """The gain (dB) whose limited loudness is nearest `target`, with its cuts."""
@@ -358,13 +433,21 @@ class Leveler:
             at_edges[here] = summed[before[here] - lo]
         return self.gating.lufs(energies + np.diff(at_edges))
 
-    def _render(self, gain_db: float, cuts: _Cuts) -> np.ndarray:
-        """(channels, samples) float32 output of one gain and limiter pass, laid out in
-        memory like the input (a transposed view of (samples, channels))."""
-        y = self.x * np.float32(10 ** (gain_db / 20))
-        if cuts.starts.size:
-            y[:, _ranges(cuts.starts, cuts.stops)] *= 10 ** (cuts.db / np.float32(-20))
-        return y
+
+class Rendered:
+    """Audio (samples, channels) made when sliced, a stretch at a time, by `part(lo, hi)`
+    (which gives it channels first): a master's output, encoded and measured without a
+    second chapter-length buffer beside its input."""
+
+    def __init__(self, part: Callable[[int, int], np.ndarray], n: int) -> None:
+        self.part, self.n = part, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, where: slice) -> np.ndarray:
+        lo, hi, _ = where.indices(self.n)
+        return self.part(lo, max(lo, hi)).T
 
 
 class _Cuts(NamedTuple):
@@ -495,13 +578,18 @@ def _near(peaks: np.ndarray) -> np.ndarray:
     return near
 
 
-def _true_peak(x: np.ndarray, peaks: np.ndarray) -> float:
+def _true_peak(
+    x: np.ndarray, peaks: np.ndarray, first: int = 0, last: int | None = None, floor: float = 0.0
+) -> float:
     """Linear true peak of (channels, samples) `x` with block peaks `peaks`, oversampling
-    only the blocks whose bound beats the running peak, most promising first."""
-    peak = float(peaks.max(initial=0.0))
+    only the blocks whose bound beats the running peak, most promising first; of blocks
+    first..last only, when given (the others are there for those blocks' neighbours). The
+    answer is at least `floor` (the peak found so far elsewhere: fewer blocks to look at)."""
+    peak = max(floor, float(peaks.max(initial=0.0)))
     near = _near(peaks)
     bound = near * _TAP_SUM
     todo = np.flatnonzero(bound > peak)
+    todo = todo[(todo >= first) & (todo < (len(peaks) if last is None else last))]
     if len(todo) > _PEAK_BATCH:  # a tighter bound costs less than oversampling them all
         steps = _near(_block_steps(x, peaks))
         bound = np.minimum(bound, near * _ON_PEAK + steps * _ON_STEP)
@@ -513,6 +601,19 @@ def _true_peak(x: np.ndarray, peaks: np.ndarray) -> float:
         if not batch.size:
             break
         peak = max(peak, float(_oversampled_peaks(x, batch).max()))
+    return peak
+
+
+def _true_peak_in_stretches(part: Callable[[int, int], np.ndarray], n: int) -> float:
+    """Linear true peak of n samples given by `part(lo, hi)` (channels, samples), asked for a
+    stretch at a time with a block of its neighbours on each side: the whole one's exactly."""
+    peak = 0.0
+    for lo, hi in _chunks(n):
+        a, b = max(lo - _PEAK_BLOCK, 0), min(hi + _PEAK_BLOCK, n)
+        window = part(a, b)
+        first = (lo - a) // _PEAK_BLOCK
+        blocks = -(-(hi - lo) // _PEAK_BLOCK)
+        peak = _true_peak(window, _block_peaks(window), first, first + blocks, peak)
     return peak
 
 

@@ -13,7 +13,13 @@ from typing import NamedTuple
 import numpy as np
 
 from toolkit.fsutil import Blobs
-from toolkit.master.encode import decode, encode_flac, encode_mp3, encode_ogg, encode_opus
+from toolkit.master.encode import (
+    encode_flac,
+    encode_mp3,
+    encode_ogg,
+    encode_opus,
+    measure_decoded,
+)
 from toolkit.master.episode import Episode
 from toolkit.master.loudness import (
     CEILING_DB,
@@ -21,12 +27,11 @@ from toolkit.master.loudness import (
     LUFS_TOLERANCE,
     TARGET_LUFS,
     Leveler,
-    integrated_lufs,
-    true_peak_db,
+    Rendered,
 )
 from toolkit.master.package import master_formats
 
-EXTRA_FORMATS: dict[str, Callable[[np.ndarray], bytes]] = {
+EXTRA_FORMATS: dict[str, Callable[[Rendered], bytes]] = {
     "flac": encode_flac,
     "ogg": encode_ogg,
     "opus": encode_opus,
@@ -36,7 +41,7 @@ _DECODED_LUFS_AIM = 0.25  # half the tolerance: leaves room for other meters' ro
 
 
 class Mastered(NamedTuple):
-    audio: np.ndarray  # normalized float32 (samples, 2)
+    audio: Rendered  # normalized float32 (samples, 2), made as it is sliced
     mp3: bytes  # untagged
     lufs: float  # of the decoded MP3
     true_peak: float  # dBTP of the decoded MP3
@@ -49,32 +54,26 @@ def master_audio(
     and add limiter headroom by what was missed and redo (normal speech passes first time).
     The input is analysed once; a redo reuses that and pays mostly for the encode.
 
-    Besides the input, one chapter-length buffer at a time: the normalized audio is let go
-    while the MP3 is decoded and measured, and rendered again for the result. A `helper`
-    process, when given, encodes half the MP3 (the same bytes as without it); that is an
-    edit, one chapter mastered alone, so the normalized audio is kept instead (~0.2 s).
-    `encoded` holds MP3 segments of earlier masters for the encoder to reuse."""
+    Besides the input, no chapter-length buffer: the normalized audio is made a stretch at
+    a time as the encoder takes it, and the MP3 is measured as it is decoded. A `helper`
+    process, when given, encodes half the MP3 (the same bytes as without it): an edit, one
+    chapter mastered alone. `encoded` holds MP3 segments of earlier masters to reuse."""
     leveler = Leveler(audio)
     target, headroom = TARGET_LUFS, LIMITER_HEADROOM_DB
     for _ in range(_MAX_ENCODES):
-        normalized, setting = leveler.level(target, CEILING_DB - headroom)
-        mp3 = encode_mp3(normalized, helper=helper, encoded=encoded)
-        if helper is None:
-            normalized = None
-        decoded = decode(mp3)
-        lufs, peak = integrated_lufs(decoded), true_peak_db(decoded)
-        del decoded
+        setting = leveler.setting(target, CEILING_DB - headroom)
+        mp3 = encode_mp3(leveler.rendered(setting), helper=helper, encoded=encoded)
+        lufs, peak = measure_decoded(mp3)
         if not math.isfinite(lufs):  # silence: nothing to aim
             break
         if peak <= CEILING_DB and abs(lufs - TARGET_LUFS) <= _DECODED_LUFS_AIM:
             break
         headroom += max(0.0, peak - CEILING_DB + 0.5)  # MP3 overshoot varies with the gain
         target += TARGET_LUFS - lufs
-    result = leveler.render(setting) if normalized is None else normalized
-    return Mastered(result, mp3, lufs, peak)
+    return Mastered(leveler.rendered(setting), mp3, lufs, peak)
 
 
-def extra_masters(audio: np.ndarray, formats: Iterable[str]) -> dict[str, bytes]:
+def extra_masters(audio: Rendered, formats: Iterable[str]) -> dict[str, bytes]:
     """The normalized audio as each extra master's bytes (flac, ogg, opus), by file suffix."""
     return {f".{fmt}": EXTRA_FORMATS[fmt](audio) for fmt in master_formats(formats)}
 
