@@ -441,20 +441,30 @@ def mix_into(buses: dict[str, np.ndarray], layout: Layout, n: int, library) -> l
 def add_scenes(audio: np.ndarray, layout: Layout, scenes: SceneCache | None) -> list[str]:
     """Add the voices and effects of each scene into `audio`: the scene mixed on its own
     (its reverb tails included) and added at its origin, or its mix from `scenes` when
-    nothing in it changed. Only music is left in layout.placed. The scenes' keys, in order."""
+    nothing in it changed. Only music is left in layout.placed. The scenes' keys, in order.
+
+    A scene is mixed in place, in its stretch of `audio`, with the earlier scenes' tails
+    that ring into it set aside meanwhile: its mix is kept from there, and no scene-length
+    buffer is made beside the chapter's (the same floats as mixing it apart and adding it)."""
     keys = []
+    end = 0  # of what the scenes so far put in `audio`
     for number, origin in enumerate(layout.origins):
         items = [p for p in layout.placed if p.scene == number and p.bus != "music"]
         parts = [(p.bus, p.start - origin, p.length, p.what) for p in items]
         key = scene_key(parts)
         length = max((p.start - origin + p.length for p in items), default=0)
         mixed = scenes.get(key, length) if scenes is not None else None
-        if mixed is None:
-            mixed = np.zeros((length, 2), np.float32)
-            add(dict.fromkeys(BUSES, mixed), items, None, origin)
+        if mixed is not None:
+            audio[origin : origin + length] += mixed
+        else:
+            here = audio[origin : origin + length]
+            tails = here[: max(0, end - origin)].copy()
+            here[: len(tails)] = 0
+            add(dict.fromkeys(BUSES, here), items, None, origin)
             if scenes is not None:
-                scenes.put(key, mixed)
-        audio[origin : origin + len(mixed)] += mixed
+                scenes.put(key, here)
+            here[: len(tails)] += tails
+        end = max(end, origin + length)
         keys.append(key)
         del mixed
     layout.placed = [p for p in layout.placed if p.bus == "music"]
