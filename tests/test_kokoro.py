@@ -4,6 +4,7 @@ voice-file mistakes caught by `drama check`."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import subprocess
@@ -176,6 +177,32 @@ def test_an_edit_voices_again_only_the_sentences_it_changed(tmp_path: Path, monk
     assert len(runs) == 1
     fresh = Synthesizer(cast, tmp_path / "fresh", print, jobs=1).clip(edited)
     assert len(runs) == 3 and clip.samples.tobytes() == fresh.samples.tobytes()
+
+
+def test_beside_a_render_the_voices_take_their_shortest_lines(tmp_path: Path, monkeypatch):
+    """The threads voicing take the longest lines first (the last to finish is then short),
+    but the shortest while a chapter's render (or Piper's lines in turn) runs beside them: a
+    long Kokoro call beside either set a cold build's peak memory."""
+    spoken: list[str] = []
+
+    def speak_or_error(spec: VoiceSpec, text: str, *rest) -> np.ndarray:
+        spoken.append(text)
+        return np.full(RATE // 10, 0.1, np.float32)
+
+    monkeypatch.setattr(synth, "speak_or_error", speak_or_error)
+    spec = VoiceSpec("kokoro", "jf_alpha")
+    cast = {"AVA": Voice("AVA", (spec,), 0.0, "voices/ava.yaml")}
+    texts = ["Hi.", "Where are you going?", "I found it under the bed!", "Why?", "Look!", "No."]
+    lines = [Speech("AVA", t, Where("script/a.yaml", i + 3, 9)) for i, t in enumerate(texts)]
+    longest_first = sorted(texts, key=len, reverse=True)
+    for beside, expected in ((False, longest_first), (True, longest_first[::-1])):
+        voices = Synthesizer(cast, tmp_path / str(beside), print, jobs=2)
+        voices.proven.add(spec)  # no probe line first
+        voices._cores = threading.BoundedSemaphore(1)  # one pick at a time: a fixed order
+        spoken.clear()
+        with voices.session(len(lines)), voices._heavy() if beside else contextlib.nullcontext():
+            voices.ensure(lines)
+        assert spoken == expected
 
 
 def test_many_lines_share_one_model_on_threads(tmp_path: Path, monkeypatch) -> None:

@@ -546,24 +546,25 @@ def render_all(
     queued = []
     alone = cluster is None and synth.jobs > 1 and len(chapters) == 1 and not pooled
     # On the render thread a chapter waits for a core the voices leave free.
-    work = partial(synth.on_a_core, render_chapter) if cluster is None else render_chapter
+    work = partial(synth.beside_voices, render_chapter) if cluster is None else render_chapter
     early = early_lines(synth, todo.lines) if pooled else []
     if pooled and cluster is None:
         synth.prepare(todo.lines)
-    with local as renderer, _helper(alone) as helper:
+    with local as renderer:
         pool = cluster or renderer
         with synth.session(len(todo.lines), cluster):
             for number, chapter in enumerate(chapters):
                 later = [ln for c in chapters[number + 1 :] for ln in speech_lines(c)]
-                with timed(timings, "speech"):
-                    synth.ensure(speech_lines(chapter) + early, speech_tick, later)
+                with timed(timings, "speech"):  # models no later line needs are let go
+                    synth.ensure(
+                        speech_lines(chapter) + early, speech_tick, later if pooled else None
+                    )
                 early = []
-                if pooled:
-                    synth.let_go(later)
                 files = {line: synth.path(synth.key(line)[1]) for line in speech_lines(chapter)}
                 job = (project.cache_dir, chapter, todo.chapters[chapter.number], files)
                 job += (checked.voices, sounds, formats)
-                future = _submit(pool, work, job, helper)
+                with _helper(alone) as helper:  # started once the voices are done
+                    future = _submit(pool, work, job, helper)
                 if future.done() and mix_tick:  # rendered here, not queued
                     mix_tick(1)
                 queued.append((future, job, future.done()))

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Container, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -329,6 +330,7 @@ class Synthesizer:
         # One token per core, taken by each line voiced on a thread here and by whatever else
         # the build computes beside them (see on_a_core).
         self._cores = threading.BoundedSemaphore(self.jobs)
+        self._beside, self._beside_lock = 0, threading.Lock()  # see beside_voices
 
     @contextmanager
     def session(self, lines: int, pool: ProcessPoolExecutor | None = None) -> Iterator[None]:
@@ -354,13 +356,22 @@ class Synthesizer:
         with self._cores:
             return work(*args)
 
-    def let_go(self, later: list[Speech]) -> None:
-        """Unload the models of the shared-model engines no line of `later` still needs."""
-        needed = self.needed(later)
-        for name, engine in ENGINES.items():
-            if engine.shares_model and name not in needed:
-                engine.release()
-        give_back_freed_memory()
+    def beside_voices(self, work: Callable[..., object], *args: object) -> object:
+        """`work(*args)` on a core (see on_a_core), as work that holds much memory beside
+        the voices (a chapter's render, an engine's lines in turn): meanwhile the threads
+        voicing take their shortest lines (see _next)."""
+        with self._heavy():
+            return self.on_a_core(work, *args)
+
+    @contextmanager
+    def _heavy(self) -> Iterator[None]:
+        with self._beside_lock:
+            self._beside += 1
+        try:
+            yield
+        finally:
+            with self._beside_lock:
+                self._beside -= 1
 
     def needed(self, later: list[Speech]) -> set[str]:
         """The engines that will voice the lines of `later` the cache lacks."""
@@ -454,8 +465,9 @@ class Synthesizer:
     ) -> None:
         """Synthesize into the cache every clip of `lines` it lacks. A voice not yet heard
         this build speaks one line first, so a broken one fails once, not once per line.
-        `later`, when given, are the lines the build voices after these: an engine voicing
-        in turn (see _in_turn) that none of them needs is let go once its lines here are."""
+        `later`, when given, are the lines the build voices after these: an engine sharing
+        its model that none of them needs is let go, one voicing in turn (see _in_turn) as
+        soon as its lines here are, the others once all of these are."""
         with _engines(calls=self.calls):
             todo = self.missing(lines)
             done_with: set[str] = set()
@@ -465,12 +477,19 @@ class Synthesizer:
                     [ln for ln in later if self.key(ln)[1] not in now]
                 )
             while todo:
-                first = {self.key(line)[0]: line for line in reversed(todo)}
+                # each voice's shortest line: a broken voice fails, or a good one is heard, soonest
+                by_length = sorted(todo, key=lambda line: -len(line.text))
+                first = {self.key(line)[0]: line for line in by_length}
                 probes = [line for spec, line in first.items() if spec not in self.proven]
                 failed = self._run(probes, progress) if probes else False
                 if not failed:
                     self._run([line for line in todo if line not in probes], progress, done_with)
                 todo = self.missing(todo)
+            released = [name for name in done_with if ENGINES[name].shares_model]
+            for name in released:
+                ENGINES[name].release()
+            if released:
+                give_back_freed_memory()
 
     def _run(
         self,
@@ -487,7 +506,7 @@ class Synthesizer:
                     speak_or_error(spec, line.text, line.direction, self.lexicon)
                     for line, spec, _ in jobs
                 )
-                return self._collect(jobs, results, progress)
+                return self._collect(zip(jobs, results, strict=True), progress)
         # Longest first: the line left running alone at the end, with the other workers
         # idle, is then a short one.
         jobs.sort(key=lambda job: -len(job[0].text))
@@ -512,33 +531,43 @@ class Synthesizer:
         for job in jobs:
             engine = job[1].engine
             (turns.setdefault(engine, []) if ENGINES[engine].one_at_a_time else rest).append(job)
+        waiting = deque(rest)
         with ThreadPoolExecutor(self.jobs) as threads:
             in_turn = [
                 threads.submit(self._in_turn, name, queue, name in done_with)
                 for name, queue in turns.items()
             ]
-            futures = [
-                threads.submit(
-                    self.on_a_core, speak_or_error, spec, line.text, line.direction, self.lexicon
-                )
-                for line, spec, _ in rest
-            ]
-            results = chain(
-                (result for done in in_turn for result in done.result()),
-                (future.result() for future in futures),
+            picks = [threads.submit(self._next, waiting) for _ in rest]
+            pairs = chain(
+                zip(
+                    [job for queue in turns.values() for job in queue],
+                    (result for done in in_turn for result in done.result()),
+                    strict=True,
+                ),
+                (pick.result() for pick in picks),
             )
-            ordered = [job for queue in turns.values() for job in queue] + rest
-            return self._collect(ordered, results, progress)
+            return self._collect(pairs, progress)
+
+    def _next(self, waiting: deque) -> tuple[tuple, np.ndarray | str]:
+        """The next line of `waiting` (longest first, so that the last to finish is short)
+        voiced once a core is free; the shortest instead while work that holds much memory
+        runs beside the voices: a long Piper line, or the longest chapter's render, beside
+        a long Kokoro call (~130, ~110 and ~150 MB) set a cold build's peak."""
+        with self._cores:
+            job = waiting.pop() if self._beside else waiting.popleft()
+            line, spec, _ = job
+            return job, speak_or_error(spec, line.text, line.direction, self.lexicon)
 
     def _in_turn(self, name: str, jobs: list, let_go: bool) -> list[np.ndarray | str]:
         """One engine's lines voiced in turn, each on a free core; then, if `let_go`, its
         model is unloaded, so it is not held beside the other engines' calls for the rest
         of the build."""
         try:
-            return [
-                self.on_a_core(speak_or_error, spec, line.text, line.direction, self.lexicon)
-                for line, spec, _ in jobs
-            ]
+            with self._heavy():
+                return [
+                    self.on_a_core(speak_or_error, spec, line.text, line.direction, self.lexicon)
+                    for line, spec, _ in jobs
+                ]
         finally:
             if let_go:
                 ENGINES[name].release()
@@ -555,7 +584,7 @@ class Synthesizer:
                 pool.submit(speak_or_error, spec, line.text, line.direction, self.lexicon)
                 for line, spec, _ in jobs
             ]
-            failed = self._collect(jobs, _outcomes(futures), progress)
+            failed = self._collect(zip(jobs, _outcomes(futures), strict=True), progress)
             healthy = all(f.done() and f.exception() is None for f in futures)
             return failed
         finally:
@@ -565,9 +594,10 @@ class Synthesizer:
                 _stop(pool, futures)
                 self._pool = None
 
-    def _collect(self, jobs, results, progress: Callable[[int], None] | None) -> bool:
+    def _collect(self, pairs, progress: Callable[[int], None] | None) -> bool:
+        """Keep each (job, result)'s clip, or warn once about its voice; True if any failed."""
         failed = False
-        for (line, spec, key), result in zip(jobs, results, strict=True):
+        for (line, spec, key), result in pairs:
             if result is None:
                 continue
             if isinstance(result, str):
