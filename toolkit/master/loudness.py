@@ -144,9 +144,8 @@ def true_peak_db(audio: np.ndarray) -> float:
 class Meter:
     """Integrated loudness and true peak of audio given in consecutive (channels, samples)
     chunks, each a whole number of _PEAK_BLOCK samples but the last (METER_CHUNK fills one
-    pass of the K-weighting's FFT): what integrated_lufs
-    and true_peak_db give for the whole, holding only the chunk whose true peak waits for
-    the first samples of the next."""
+    pass of the K-weighting's FFT): what integrated_lufs and true_peak_db give for the
+    whole, holding only the chunk whose true peak waits for the first samples of the next."""
 
     def __init__(self, n: int) -> None:
         self.gating = _Gating(n)
