@@ -181,9 +181,7 @@ class Meter:
         current = self.waiting
         lead = current[:, :0] if self.lead is None else self.lead
         window = np.concatenate([lead, current, after], axis=1)
-        first = lead.shape[1] // _PEAK_BLOCK
-        blocks = -(-current.shape[1] // _PEAK_BLOCK)
-        self.peak = _true_peak(window, _block_peaks(window), first, first + blocks, self.peak)
+        self.peak = _true_peak_inside(window, lead.shape[1], current.shape[1], self.peak)
         self.lead = current[:, -_PEAK_BLOCK:]
 
 
@@ -609,11 +607,15 @@ def _true_peak_in_stretches(part: Callable[[int, int], np.ndarray], n: int) -> f
     peak = 0.0
     for lo, hi in _chunks(n):
         a, b = max(lo - _PEAK_BLOCK, 0), min(hi + _PEAK_BLOCK, n)
-        window = part(a, b)
-        first = (lo - a) // _PEAK_BLOCK
-        blocks = -(-(hi - lo) // _PEAK_BLOCK)
-        peak = _true_peak(window, _block_peaks(window), first, first + blocks, peak)
+        peak = _true_peak_inside(part(a, b), lo - a, hi - lo, peak)
     return peak
+
+
+def _true_peak_inside(window: np.ndarray, lead: int, n: int, floor: float) -> float:
+    """Linear true peak (at least `floor`) of the n samples of `window` after its first
+    `lead` (0 or _PEAK_BLOCK), the samples around them there for the interpolator."""
+    first = lead // _PEAK_BLOCK
+    return _true_peak(window, _block_peaks(window), first, first + -(-n // _PEAK_BLOCK), floor)
 
 
 def _block_steps(x: np.ndarray, peaks: np.ndarray) -> np.ndarray:

